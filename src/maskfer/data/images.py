@@ -1,0 +1,113 @@
+"""Reading one image, whatever its mode, into an RGB uint8 array, or failing with a reason.
+
+Images are addressed by a *reference*: a file path, or `CSV#ROW` for a row of the original
+`fer2013.csv` (pixels stored as a string of 2,304 numbers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from maskfer.errors import MaskferError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"})
+
+
+class ImageError(MaskferError):
+    """An image that cannot be used; the message names the file and the reason."""
+
+    def __init__(self, ref: str, reason: str):
+        self.ref, self.reason = str(ref), reason
+        super().__init__(f"{ref}: {reason}")
+
+
+def is_csv_ref(ref: str) -> bool:
+    return "#" in ref and ref.rsplit("#", 1)[0].lower().endswith(".csv")
+
+
+@lru_cache(maxsize=2)
+def _csv_pixel_strings(csv_path: str) -> tuple[str, ...]:
+    import pandas as pd
+
+    return tuple(pd.read_csv(csv_path, usecols=["pixels"])["pixels"].astype(str))
+
+
+def _read_csv_row(ref: str) -> np.ndarray:
+    csv_path, row = ref.rsplit("#", 1)
+    try:
+        text = _csv_pixel_strings(csv_path)[int(row)]
+        pixels = np.array(text.split(), dtype=np.uint8)
+    except (IndexError, ValueError, OSError) as exc:
+        raise ImageError(ref, f"cannot read pixels ({exc})") from None
+    side = int(round(np.sqrt(pixels.size)))
+    if side * side != pixels.size or side == 0:
+        raise ImageError(ref, f"{pixels.size} pixel values do not make a square image")
+    return np.repeat(pixels.reshape(side, side, 1), 3, axis=2)
+
+
+def _to_rgb_uint8(image: Image.Image) -> np.ndarray:
+    """Convert any PIL mode to RGB uint8; 16-bit and float images are rescaled, not clipped."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        lo, hi = float(array.min()), float(array.max())
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        grey = ((array - lo) * scale).round().astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Composite over white so transparent regions do not turn black.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    return np.asarray(image.convert("RGB"))
+
+
+def read_image(ref: str | Path) -> np.ndarray:
+    """Read an image reference as an RGB uint8 array of shape (H, W, 3).
+
+    Grayscale, palette, 16-bit and RGBA images are converted; a missing, corrupt, truncated
+    or non-image file raises `ImageError` naming the file and the problem.
+    """
+    ref = str(ref)
+    if is_csv_ref(ref):
+        return _read_csv_row(ref)
+    path = Path(ref)
+    if not path.exists():
+        raise ImageError(ref, "no such file")
+    if path.is_dir():
+        raise ImageError(ref, "is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise ImageError(ref, "empty file")
+    try:
+        with Image.open(path) as image:
+            image.load()  # decodes fully, so truncation is found here and not later
+            array = _to_rgb_uint8(image)
+    except UnidentifiedImageError:
+        raise ImageError(ref, "not an image (unrecognised format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(ref, f"corrupt or truncated image ({exc})") from None
+    if array.ndim != 3 or array.shape[0] < 2 or array.shape[1] < 2:
+        raise ImageError(ref, f"unusable image shape {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def content_hash(ref: str | Path) -> str:
+    """A hash of what the reference holds (file bytes or CSV row text), for content-keyed caches."""
+    ref = str(ref)
+    digest = hashlib.blake2b(digest_size=16)
+    if is_csv_ref(ref):
+        csv_path, row = ref.rsplit("#", 1)
+        try:
+            digest.update(_csv_pixel_strings(csv_path)[int(row)].encode())
+        except (IndexError, ValueError, OSError):
+            digest.update(b"missing:" + ref.encode())
+        return digest.hexdigest()
+    try:
+        digest.update(Path(ref).read_bytes())
+    except OSError:
+        digest.update(b"missing:" + ref.encode())
+    return digest.hexdigest()

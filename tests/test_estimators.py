@@ -1,0 +1,42 @@
+"""scikit-learn's own estimator checks over maskfer's estimators, and one test over the registry."""
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from maskfer.errors import UnknownNameError
+from maskfer.models import KMeansClassifier, PCAProjection, create_model, list_models
+
+
+@parametrize_with_checks([KMeansClassifier(n_clusters=8, n_init=1), PCAProjection(n_components=3)])
+def test_sklearn_contract(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model_fits_and_beats_chance(name):
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 20)) * 3
+    y = np.repeat(np.arange(3), 40)
+    X = centres[y] + rng.normal(size=(120, 20))
+    model = create_model(name)
+    model.fit(X[::2], y[::2])
+    accuracy = (model.predict(X[1::2]) == y[1::2]).mean()
+    assert accuracy > 0.8, f"{name} reached only {accuracy:.2f} on separable blobs"
+
+
+def test_params_reach_the_final_step():
+    assert create_model("random_forest", n_estimators=7).n_estimators == 7
+    assert create_model("pca+svm", C=3.0).steps[-1][1].C == 3.0
+
+
+def test_unknown_model_lists_the_valid_names():
+    with pytest.raises(UnknownNameError, match="valid: .*logreg"):
+        create_model("resnet9000")
+
+
+def test_kmeans_maps_clusters_to_majority_labels():
+    X = np.array([[0.0], [0.1], [0.2], [10.0], [10.1], [10.2]])
+    y = np.array(["sad", "sad", "happy", "happy", "happy", "happy"])
+    model = KMeansClassifier(n_clusters=2, random_state=0).fit(X, y)
+    assert list(model.predict([[0.05], [10.05]])) == ["sad", "happy"]
