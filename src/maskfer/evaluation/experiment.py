@@ -1,0 +1,152 @@
+"""Cross-validation of one model under one protocol, as the study scored it, with every fold cached.
+
+`evaluate(table, config)` reads (or computes) the features, makes the protocol's folds, fits
+the model on each training fold (augmented if asked) and scores both sides. Each fold's
+scores are cached by the features' content, the config and the fold, so an interrupted run
+resumes and a repeated run is instant. The result is one JSON-ready dict that carries its
+config.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import maskfer
+from maskfer.data.readers import EMOTIONS
+from maskfer.errors import MaskferError, check_name
+from maskfer.evaluation.metrics import scores, summarize
+from maskfer.evaluation.parallel import ComputeConfig, run_tasks
+from maskfer.evaluation.protocols import DEFAULT_PROTOCOL, PROTOCOLS, make_folds
+from maskfer.features.augment import AugmentConfig, augment_training_set
+from maskfer.features.cache import Cache, atomic_write_json, stable_key
+from maskfer.features.pixels import PixelConfig, pixel_features
+from maskfer.models.registry import MODELS, create_model
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything that decides a cross-validation result; saved inside every result file."""
+
+    model: str = "svm"
+    params: dict = field(default_factory=dict)
+    protocol: str = DEFAULT_PROTOCOL
+    n_splits: int = 5
+    seed: int = 0
+    pixels: PixelConfig = PixelConfig()
+    augment: AugmentConfig = AugmentConfig()
+
+    def __post_init__(self):
+        check_name("model", self.model, MODELS)
+        check_name("protocol", self.protocol, PROTOCOLS)
+        if self.n_splits < 2:
+            raise ValueError(f"n_splits must be at least 2, got {self.n_splits}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExperimentConfig":
+        augment = dict(d.get("augment", {}))
+        if "transforms" in augment:
+            augment["transforms"] = tuple(augment["transforms"])
+        return cls(**{**d, "pixels": PixelConfig(**d.get("pixels", {})), "augment": AugmentConfig(**augment)})
+
+
+@dataclass
+class Features:
+    """A dataset's feature matrix: rows of `table` that could be read, their labels, and a content key."""
+
+    X: np.ndarray
+    y: np.ndarray
+    table: pd.DataFrame
+    errors: list[str]
+    key: str
+    config: PixelConfig
+
+
+def table_features(table: pd.DataFrame, config: PixelConfig = PixelConfig(), cache: Cache | None = None, on_chunk=None) -> Features:
+    """Features for a dataset table; unreadable images are dropped and named in `errors`."""
+    cache = cache if cache is not None else Cache()
+    X, ok, errors = pixel_features(table["path"].tolist(), config, cache, on_chunk)
+    kept = table[ok].reset_index(drop=True)
+    if kept.empty:
+        raise MaskferError(f"no readable images among {len(table)} (first problem: {errors[0] if errors else 'none'})")
+    y = kept["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy()
+    key = stable_key("features", asdict(config), kept["path"].tolist(), [float(v) for v in X.sum(axis=1)], y.tolist())
+    return Features(X[ok], y, kept, errors, key, config)
+
+
+def fit_and_score_fold(X, y, train, test, model: str, params: dict, augment: AugmentConfig, shape) -> dict:
+    """Fit on one training fold (augmented if asked) and score on both sides."""
+    X_train, y_train = augment_training_set(X[train], y[train], shape, augment)
+    estimator = create_model(model, **params)
+    start = time.perf_counter()
+    estimator.fit(X_train, y_train)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    predicted = estimator.predict(X[test])
+    predict_seconds = time.perf_counter() - start
+    train_pred = estimator.predict(X[train])
+    return {
+        "n_train": int(len(y_train)), "n_test": int(len(test)),
+        **{k: v for k, v in scores(y[train], train_pred, "train_").items() if k == "train_accuracy"},
+        **scores(y[test], predicted, "val_"),
+        "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
+    }
+
+
+def evaluate(features: Features, config: ExperimentConfig = ExperimentConfig(), cache: Cache | None = None,
+             compute: ComputeConfig = ComputeConfig(), on_fold=None) -> dict:
+    """Cross-validate `config.model` on `features` under `config.protocol`; returns the result dict."""
+    cache = cache if cache is not None else Cache()
+    if config.pixels != features.config:
+        raise MaskferError(f"config asks for pixels {config.pixels} but the features are {features.config}")
+    folds = make_folds(config.protocol, features.table, config.n_splits, config.seed)
+    keys = [stable_key("fold", features.key, config.to_dict(), i, test.tolist()) for i, (_, test) in enumerate(folds)]
+    results = [cache.load_json("folds", key) for key in keys]
+    todo = [i for i, r in enumerate(results) if r is None]
+    for i in range(len(folds)):
+        if on_fold and results[i] is not None:
+            on_fold()
+
+    def store(j, result):
+        i = todo[j]
+        results[i] = {"fold": i, **result}
+        cache.save_json("folds", keys[i], results[i])
+        if on_fold:
+            on_fold()
+
+    tasks = [(features.X, features.y, folds[i][0], folds[i][1], config.model, config.params, config.augment,
+              config.pixels.shape) for i in todo]
+    run_tasks(fit_and_score_fold, tasks, compute, on_result=store)
+    return {
+        "maskfer_version": maskfer.__version__,
+        "kind": "cross_validation",
+        "config": config.to_dict(),
+        "protocol_description": PROTOCOLS[config.protocol],
+        "data": describe_data(features),
+        "folds": results,
+        "summary": summarize(results),
+    }
+
+
+def describe_data(features: Features) -> dict:
+    table = features.table
+    return {
+        "datasets": sorted(table["dataset"].unique().tolist()),
+        "n_images": int(len(table)),
+        "n_subjects": int(table["subject"].nunique()),
+        "per_class": {e: int((features.y == i).sum()) for i, e in enumerate(EMOTIONS)},
+        "features_key": features.key,
+        "unreadable": features.errors,
+    }
+
+
+def save_result(result: dict, path: str | Path) -> Path:
+    """Write a result as JSON atomically (temporary name, then rename)."""
+    return atomic_write_json(Path(path), result)

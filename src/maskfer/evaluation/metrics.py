@@ -1,0 +1,38 @@
+"""The study's scores (accuracy, mean squared error of the label index) and the honest extras."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, f1_score, recall_score
+
+from maskfer.data.readers import EMOTIONS
+
+
+def scores(y_true: np.ndarray, y_pred: np.ndarray, prefix: str = "") -> dict:
+    """Accuracy, MSE of the label index, macro-F1, per-class recall and the confusion matrix.
+
+    Labels are indices into EMOTIONS. Classes absent from y_true get recall None, not 0.
+    """
+    labels = list(range(len(EMOTIONS)))
+    present = np.isin(labels, y_true)
+    recall = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    return {
+        f"{prefix}accuracy": float(np.mean(y_true == y_pred)),
+        f"{prefix}mse": float(np.mean((np.asarray(y_true, float) - np.asarray(y_pred, float)) ** 2)),
+        f"{prefix}macro_f1": float(f1_score(y_true, y_pred, labels=np.flatnonzero(present), average="macro", zero_division=0)),
+        f"{prefix}recall": {e: (float(r) if p else None) for e, r, p in zip(EMOTIONS, recall, present)},
+        f"{prefix}confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+SUMMARY_KEYS = ("train_accuracy", "val_accuracy", "val_mse", "val_macro_f1", "fit_seconds", "predict_seconds")
+
+
+def summarize(folds: list[dict]) -> dict:
+    """Mean and standard deviation over folds of each scalar score, plus the summed confusion."""
+    summary = {key: {"mean": float(np.mean([f[key] for f in folds])), "std": float(np.std([f[key] for f in folds]))}
+               for key in SUMMARY_KEYS}
+    summary["val_confusion"] = np.sum([f["val_confusion"] for f in folds], axis=0).tolist()
+    recalls = {e: [f["val_recall"][e] for f in folds if f["val_recall"][e] is not None] for e in EMOTIONS}
+    summary["val_recall"] = {e: (float(np.mean(v)) if v else None) for e, v in recalls.items()}
+    return summary

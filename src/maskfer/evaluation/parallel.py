@@ -1,0 +1,67 @@
+"""Where the work runs: local processes (`jobs`), or a Dask cluster, through joblib.
+
+The same code path serves both: joblib's Dask backend sends each task to the cluster.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import joblib
+
+from maskfer.errors import check_name
+
+CLUSTERS = ("none", "local")
+
+
+@dataclass(frozen=True)
+class ComputeConfig:
+    """`jobs` local workers, or a Dask scheduler address, or `cluster="local"` to start a LocalCluster."""
+
+    jobs: int = 1
+    scheduler: str | None = None
+    cluster: str = "none"
+
+    def __post_init__(self):
+        check_name("cluster", self.cluster, CLUSTERS)
+
+
+@contextmanager
+def compute_backend(config: ComputeConfig = ComputeConfig()):
+    """Yield the n_jobs to give joblib.Parallel inside this block."""
+    if config.scheduler is None and config.cluster == "none":
+        yield config.jobs
+        return
+    from dask.distributed import Client, LocalCluster
+
+    if config.scheduler:
+        client = Client(config.scheduler)
+        cluster = None
+    else:
+        cluster = LocalCluster(n_workers=max(1, config.jobs), threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        with joblib.parallel_config(backend="dask"):
+            yield -1
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_tasks(function, tasks: list[tuple], config: ComputeConfig = ComputeConfig(), on_result=None) -> list:
+    """Run `function(*task)` for each task, calling `on_result(i, result)` as each one finishes."""
+    results = [None] * len(tasks)
+    if not tasks:
+        return results
+    with compute_backend(config) as n_jobs:
+        if n_jobs == 1:
+            stream = (function(*task) for task in tasks)
+        else:
+            stream = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(joblib.delayed(function)(*t) for t in tasks)
+        for i, result in enumerate(stream):
+            results[i] = result
+            if on_result is not None:
+                on_result(i, result)
+    return results
