@@ -100,39 +100,58 @@ def fit_and_score_fold(X, y, train, test, model: str, params: dict, augment: Aug
     }
 
 
-def evaluate(features: Features, config: ExperimentConfig = ExperimentConfig(), cache: Cache | None = None,
-             compute: ComputeConfig = ComputeConfig(), on_fold=None) -> dict:
-    """Cross-validate `config.model` on `features` under `config.protocol`; returns the result dict."""
+def evaluate_many(features: Features, configs: list[ExperimentConfig], cache: Cache | None = None,
+                  compute: ComputeConfig = ComputeConfig(), on_fold=None) -> list[dict]:
+    """Cross-validate several configs on the same features; all their folds run as one task list.
+
+    Folds found in the cache are not run again, and each finished fold is cached as soon as it
+    is done, so an interrupted run resumes where it stopped.
+    """
     cache = cache if cache is not None else Cache()
-    if config.pixels != features.config:
-        raise MaskferError(f"config asks for pixels {config.pixels} but the features are {features.config}")
-    folds = make_folds(config.protocol, features.table, config.n_splits, config.seed)
-    keys = [stable_key("fold", features.key, config.to_dict(), i, test.tolist()) for i, (_, test) in enumerate(folds)]
-    results = [cache.load_json("folds", key) for key in keys]
-    todo = [i for i, r in enumerate(results) if r is None]
-    for i in range(len(folds)):
-        if on_fold and results[i] is not None:
-            on_fold()
+    plans, todo = [], []
+    for c, config in enumerate(configs):
+        if config.pixels != features.config:
+            raise MaskferError(f"config asks for pixels {config.pixels} but the features are {features.config}")
+        folds = make_folds(config.protocol, features.table, config.n_splits, config.seed)
+        keys = [stable_key("fold", features.key, config.to_dict(), i, test.tolist()) for i, (_, test) in enumerate(folds)]
+        cached = [cache.load_json("folds", key) for key in keys]
+        plans.append((folds, keys, cached))
+        todo += [(c, i) for i, hit in enumerate(cached) if hit is None]
+        if on_fold:
+            for _ in range(sum(hit is not None for hit in cached)):
+                on_fold()
 
     def store(j, result):
-        i = todo[j]
-        results[i] = {"fold": i, **result}
-        cache.save_json("folds", keys[i], results[i])
+        c, i = todo[j]
+        folds, keys, cached = plans[c]
+        cached[i] = {"fold": i, **result}
+        cache.save_json("folds", keys[i], cached[i])
         if on_fold:
             on_fold()
 
-    tasks = [(features.X, features.y, folds[i][0], folds[i][1], config.model, config.params, config.augment,
-              config.pixels.shape) for i in todo]
+    tasks = []
+    for c, i in todo:
+        config, (train, test) = configs[c], plans[c][0][i]
+        tasks.append((features.X, features.y, train, test, config.model, config.params, config.augment, config.pixels.shape))
     run_tasks(fit_and_score_fold, tasks, compute, on_result=store)
-    return {
-        "maskfer_version": maskfer.__version__,
-        "kind": "cross_validation",
-        "config": config.to_dict(),
-        "protocol_description": PROTOCOLS[config.protocol],
-        "data": describe_data(features),
-        "folds": results,
-        "summary": summarize(results),
-    }
+    return [
+        {
+            "maskfer_version": maskfer.__version__,
+            "kind": "cross_validation",
+            "config": config.to_dict(),
+            "protocol_description": PROTOCOLS[config.protocol],
+            "data": describe_data(features),
+            "folds": cached,
+            "summary": summarize(cached),
+        }
+        for config, (_, _, cached) in zip(configs, plans)
+    ]
+
+
+def evaluate(features: Features, config: ExperimentConfig = ExperimentConfig(), cache: Cache | None = None,
+             compute: ComputeConfig = ComputeConfig(), on_fold=None) -> dict:
+    """Cross-validate `config.model` on `features` under `config.protocol`; returns the result dict."""
+    return evaluate_many(features, [config], cache, compute, on_fold)[0]
 
 
 def describe_data(features: Features) -> dict:

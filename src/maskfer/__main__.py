@@ -1,0 +1,3 @@
+from maskfer.cli import app
+
+app(prog_name="maskfer")

@@ -1,0 +1,336 @@
+"""The `maskfer` command: each pipeline stage is a subcommand.
+
+Bad input never prints a traceback: it prints one line naming the file or option and the
+problem, and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from maskfer.errors import MaskferError
+
+app = typer.Typer(help="Facial expression recognition on masked faces, evaluated honestly.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+data_app = typer.Typer(help="Read datasets: layouts, counts, skipped files, balanced samples.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+console = Console()
+errors = Console(stderr=True)
+
+DATA_HINT = ("maskfer needs a labelled face-expression dataset: KDEF (kdef.se), TCEP, CK+ or FER2013 in its public "
+             "layout, or any folder with one sub-folder per expression")
+
+
+@contextmanager
+def user_errors():
+    """Turn maskfer's input errors into one line on stderr and exit status 2."""
+    try:
+        yield
+    except (MaskferError, ValueError) as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _compute(jobs: int, scheduler: Optional[str], cluster: str):
+    from maskfer.evaluation.parallel import ComputeConfig
+
+    return ComputeConfig(jobs=jobs, scheduler=scheduler, cluster=cluster)
+
+
+def _cache(cache_dir: Optional[Path], no_cache: bool):
+    from maskfer.features.cache import Cache
+
+    return Cache(cache_dir, enabled=not no_cache)
+
+
+def _parse_params(params: list[str]) -> dict:
+    parsed = {}
+    for item in params:
+        if "=" not in item:
+            raise MaskferError(f"--param {item!r}: expected NAME=VALUE")
+        name, value = item.split("=", 1)
+        try:
+            parsed[name] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[name] = value
+    return parsed
+
+
+def _names(text: str, valid, what: str, presets: dict[str, tuple] | None = None) -> tuple[str, ...]:
+    from maskfer.errors import check_name
+
+    if presets and text in presets:
+        return tuple(presets[text])
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    for n in names:
+        check_name(what, n, [*valid, *(presets or {})])
+    return names
+
+
+JOBS = typer.Option(1, "--jobs", "-j", help="Parallel local workers.")
+SCHEDULER = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:port) to run on.")
+CLUSTER = typer.Option("none", "--cluster", help="'local' starts a Dask LocalCluster with --jobs workers.")
+CACHE_DIR = typer.Option(None, "--cache-dir", help="Cache folder (default $MASKFER_CACHE_DIR or ~/.cache/maskfer).")
+NO_CACHE = typer.Option(False, "--no-cache", help="Compute everything afresh and store nothing.")
+LAYOUT = typer.Option("auto", "--layout", help="Dataset layout, or 'auto' to detect it.")
+SUBJECT_REGEX = typer.Option(None, "--subject-regex", help="Regular expression whose first group is the subject id.")
+
+
+@data_app.command("info")
+def data_info(
+    path: Path = typer.Argument(..., help="Dataset folder or fer2013.csv."),
+    layout: str = LAYOUT,
+    subject_regex: Optional[str] = SUBJECT_REGEX,
+    check: bool = typer.Option(True, "--check/--no-check", help="Decode every image to find corrupt ones."),
+):
+    """Counts per class, per subject and per angle, and what was skipped and why."""
+    from rich.progress import track
+
+    from maskfer.data import read_dataset, read_image
+    from maskfer.data.images import ImageError
+
+    with user_errors():
+        dataset = read_dataset(path, layout, subject_regex)
+    table = dataset.table
+    unreadable = []
+    if check:
+        for ref in track(table["path"], description="checking images", console=errors, transient=True):
+            try:
+                read_image(ref)
+            except ImageError as exc:
+                unreadable.append(str(exc))
+    console.print(f"[bold]{dataset.name}[/] ({dataset.layout}) at {dataset.root}: {len(table)} images, "
+                  f"{table['subject'].nunique()} subjects, {len(dataset.skipped)} files skipped"
+                  + (f", {len(unreadable)} unreadable" if check else ""))
+    for column in ("emotion", "angle", "split", "session", "gender"):
+        counts = table[column].value_counts()
+        if not counts.empty:
+            summary = Table(title=f"per {column}", show_edge=False)
+            summary.add_column(column)
+            summary.add_column("images", justify="right")
+            for name, count in counts.sort_index().items():
+                summary.add_row(str(name), str(count))
+            console.print(summary)
+    per_subject = table["subject"].value_counts()
+    if not per_subject.empty:
+        console.print(f"per subject: {len(per_subject)} subjects, {per_subject.min()} to {per_subject.max()} images each "
+                      f"(median {int(per_subject.median())})")
+    for reason, count in Counter(s.reason for s in dataset.skipped).most_common():
+        console.print(f"skipped {count}: {reason}")
+    for s in dataset.skipped[:50]:
+        errors.print(f"skipped {s.path}: {s.reason}", highlight=False, soft_wrap=True)
+    for line in unreadable:
+        errors.print(f"unreadable {line}", highlight=False, soft_wrap=True)
+
+
+@data_app.command("sample")
+def data_sample(
+    path: Path = typer.Argument(..., help="Dataset folder or fer2013.csv."),
+    n: int = typer.Option(..., "--sample", "-n", help="How many images to draw."),
+    out: Path = typer.Option(..., "--out", "-o", help="CSV file to write the sampled table to."),
+    replace_: bool = typer.Option(False, "--replace", help="Draw with replacement (exactly n, equal cells)."),
+    seed: int = typer.Option(0, "--seed"),
+    layout: str = LAYOUT,
+    subject_regex: Optional[str] = SUBJECT_REGEX,
+):
+    """Balanced sample, equal emotions and angles where the data allows (the study's 15,000)."""
+    from maskfer.data import balanced_sample, read_dataset
+    from maskfer.features.cache import atomic_write_text
+
+    with user_errors():
+        table = balanced_sample(read_dataset(path, layout, subject_regex).table, n, seed=seed, replace=replace_)
+    atomic_write_text(out, table.to_csv(index=False))
+    console.print(f"wrote {len(table)} rows to {out}: " + ", ".join(f"{k} {v}" for k, v in table["emotion"].value_counts().sort_index().items()))
+
+
+@app.command()
+def features(
+    path: Path = typer.Argument(..., help="Dataset folder or fer2013.csv."),
+    size: int = typer.Option(64, "--size"),
+    color: str = typer.Option("rgb", "--color", help="rgb or gray."),
+    layout: str = LAYOUT,
+    cache_dir: Optional[Path] = CACHE_DIR,
+):
+    """Compute (or read from the cache) the study's pixel features for a dataset."""
+    from rich.progress import Progress
+
+    from maskfer.data import read_dataset
+    from maskfer.evaluation.experiment import table_features
+    from maskfer.features.pixels import PixelConfig
+
+    with user_errors():
+        config = PixelConfig(size=size, color=color)
+        dataset = read_dataset(path, layout)
+        with Progress(console=errors, transient=True) as progress:
+            task = progress.add_task("features", total=len(dataset.table))
+            result = table_features(dataset.table, config, _cache(cache_dir, False), lambda n: progress.advance(task, n))
+    for line in result.errors:
+        errors.print(f"unreadable {line}", highlight=False, soft_wrap=True)
+    console.print(f"{result.X.shape[0]} x {result.X.shape[1]} features, key {result.key}, cached in {_cache(cache_dir, False).root}")
+
+
+@app.command()
+def models():
+    """List the registered models."""
+    from maskfer.models.registry import DESCRIPTIONS, list_models
+
+    for name in list_models():
+        console.print(f"{name:22s} {DESCRIPTIONS.get(name, '')}", highlight=False)
+
+
+@app.command()
+def evaluate(
+    path: Path = typer.Argument(..., help="Dataset folder or fer2013.csv."),
+    model: str = typer.Option("svm", "--model", "-m", help="A registered model (see `maskfer models`)."),
+    protocol: str = typer.Option("subject", "--protocol", "-p", help="random, subject or source."),
+    param: list[str] = typer.Option([], "--param", help="Model parameter NAME=VALUE (repeatable)."),
+    folds: int = typer.Option(5, "--folds"),
+    seed: int = typer.Option(0, "--seed"),
+    augment: float = typer.Option(0.0, "--augment", help="Fraction of training images given the six augmentations."),
+    size: int = typer.Option(64, "--size"),
+    color: str = typer.Option("rgb", "--color"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the result JSON here."),
+    layout: str = LAYOUT,
+    subject_regex: Optional[str] = SUBJECT_REGEX,
+    jobs: int = JOBS, scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER,
+    cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
+):
+    """Cross-validate one model under one protocol."""
+    from rich.progress import Progress
+
+    from maskfer.data import read_dataset
+    from maskfer.evaluation.experiment import ExperimentConfig, evaluate as run_evaluate, save_result, table_features
+    from maskfer.features.augment import AugmentConfig
+    from maskfer.features.pixels import PixelConfig
+
+    with user_errors():
+        config = ExperimentConfig(model=model, params=_parse_params(param), protocol=protocol, n_splits=folds, seed=seed,
+                                  pixels=PixelConfig(size, color), augment=AugmentConfig(fraction=augment, seed=seed))
+        compute, cache = _compute(jobs, scheduler, cluster), _cache(cache_dir, no_cache)
+        dataset = read_dataset(path, layout, subject_regex)
+        with Progress(console=errors, transient=True) as progress:
+            task = progress.add_task("features", total=len(dataset.table))
+            feats = table_features(dataset.table, config.pixels, cache, lambda n: progress.advance(task, n))
+            progress.update(task, description=f"{model} folds", completed=0, total=folds)
+            result = run_evaluate(feats, config, cache, compute, on_fold=lambda: progress.advance(task))
+    s = result["summary"]
+    console.print(f"{model} under {protocol}: validation accuracy {100 * s['val_accuracy']['mean']:.1f} ± "
+                  f"{100 * s['val_accuracy']['std']:.1f}%, MSE {s['val_mse']['mean']:.2f}, macro-F1 {s['val_macro_f1']['mean']:.2f}, "
+                  f"training accuracy {100 * s['train_accuracy']['mean']:.1f}%", highlight=False)
+    if out:
+        save_result(result, out)
+        console.print(f"wrote {out}")
+
+
+@app.command()
+def sweep(
+    path: Path = typer.Argument(..., help="Dataset folder or fer2013.csv."),
+    name: str = typer.Argument(..., help="random_forest_trees, kmeans_k, kmeans_batch, logreg_c or svm_grid."),
+    protocol: str = typer.Option("subject", "--protocol", "-p"),
+    quick: bool = typer.Option(False, "--quick", help="A reduced grid."),
+    folds: int = typer.Option(5, "--folds"),
+    seed: int = typer.Option(0, "--seed"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the sweep JSON here."),
+    layout: str = LAYOUT,
+    jobs: int = JOBS, scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER,
+    cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
+):
+    """Run one of the study's hyper-parameter sweeps, in parallel or on a Dask cluster."""
+    from rich.progress import Progress
+
+    from maskfer.data import read_dataset
+    from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many, save_result, table_features
+    from maskfer.evaluation.sweeps import sweep_configs, sweep_result
+
+    with user_errors():
+        configs = sweep_configs(name, ExperimentConfig(protocol=protocol, n_splits=folds, seed=seed), quick)
+        compute, cache = _compute(jobs, scheduler, cluster), _cache(cache_dir, no_cache)
+        dataset = read_dataset(path, layout)
+        with Progress(console=errors, transient=True) as progress:
+            task = progress.add_task("features", total=len(dataset.table))
+            feats = table_features(dataset.table, configs[0].pixels, cache, lambda n: progress.advance(task, n))
+            progress.update(task, description=f"{name}", completed=0, total=len(configs) * folds)
+            result = sweep_result(name, configs, evaluate_many(feats, configs, cache, compute, lambda: progress.advance(task)))
+    for point in result["points"]:
+        console.print(f"{json.dumps(point['params'])}: {100 * point['summary']['val_accuracy']['mean']:.1f}%", highlight=False)
+    if out:
+        save_result(result, out)
+        console.print(f"wrote {out}")
+
+
+@app.command()
+def reproduce(
+    data: Path = typer.Option(..., "--data", "-d", help="Dataset folder or fer2013.csv."),
+    out: Path = typer.Option(Path("maskfer-report"), "--out", "-o", help="Folder for results.json, report.html, report.md."),
+    quick: bool = typer.Option(False, "--quick", help="Reduced sweeps; augmentation compared on two fast models."),
+    protocols: str = typer.Option("random,subject", "--protocols", help="Comma-separated protocols."),
+    models_: str = typer.Option("study", "--models", help="'study' (the six), 'all', or comma-separated names."),
+    sweeps: str = typer.Option("all", "--sweeps", help="'all', 'none', or comma-separated sweep names."),
+    augment: float = typer.Option(0.25, "--augment", help="Fraction of training images augmented (0 turns it off)."),
+    sample: Optional[int] = typer.Option(None, "--sample", help="Balanced sample of this many images."),
+    sample_replace: bool = typer.Option(False, "--sample-replace", help="Sample with replacement."),
+    folds: int = typer.Option(5, "--folds"),
+    seed: int = typer.Option(0, "--seed"),
+    size: int = typer.Option(64, "--size"),
+    color: str = typer.Option("rgb", "--color"),
+    layout: str = LAYOUT,
+    subject_regex: Optional[str] = SUBJECT_REGEX,
+    jobs: int = JOBS, scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER,
+    cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
+):
+    """Run the study's whole classical experiment and write its report."""
+    from maskfer.evaluation.protocols import PROTOCOLS
+    from maskfer.evaluation.sweeps import SWEEPS
+    from maskfer.features.pixels import PixelConfig
+    from maskfer.models.registry import list_models
+    from maskfer.study import STUDY_MODELS, StudyConfig, reproduce as run_reproduce
+
+    if not data.exists():
+        errors.print(f"[bold red]error:[/] {data}: no such folder. {DATA_HINT}.", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    with user_errors():
+        study = StudyConfig(
+            data=str(data), layout=layout, subject_regex=subject_regex, sample=sample, sample_with_replacement=sample_replace,
+            protocols=_names(protocols, PROTOCOLS, "protocol"),
+            models=_names(models_, list_models(), "model", {"study": STUDY_MODELS, "all": tuple(list_models())}),
+            sweeps=_names(sweeps, SWEEPS, "sweep", {"all": tuple(SWEEPS), "none": ()}),
+            augment_fraction=augment, quick=quick, n_splits=folds, seed=seed, pixels=PixelConfig(size, color),
+        )
+        record = run_reproduce(study, out, _cache(cache_dir, no_cache), _compute(jobs, scheduler, cluster))
+    for p in study.protocols:
+        rows = [r for r in record["models"] if r["config"]["protocol"] == p]
+        top = max(rows, key=lambda r: r["summary"]["val_accuracy"]["mean"])
+        console.print(f"{p:8s} best {top['config']['model']}: {100 * top['summary']['val_accuracy']['mean']:.1f}% validation accuracy", highlight=False)
+    console.print(f"report: {out / 'report.html'} (and report.md); results: {out / 'results.json'}; {record['seconds']:.0f} s", soft_wrap=True)
+
+
+@app.command()
+def report(
+    results: Path = typer.Argument(..., help="A results.json written by `maskfer reproduce`."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the report (default: next to results)."),
+):
+    """Render the HTML and Markdown report again from a results file."""
+    from maskfer.report.render import write_report
+
+    with user_errors():
+        try:
+            record = json.loads(results.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise MaskferError(f"{results}: not a readable results file ({exc})") from None
+        if record.get("kind") != "study":
+            raise MaskferError(f"{results}: not a study results file (kind {record.get('kind')!r})")
+        paths = write_report(record, out or results.parent)
+    console.print(f"report: {paths['html']} (and {paths['markdown'].name})")
+
+
+if __name__ == "__main__":  # python -m maskfer.cli
+    app()

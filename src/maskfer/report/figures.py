@@ -1,0 +1,132 @@
+"""The report's plots, drawn with matplotlib's object API (no pyplot state, no backend switching)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from maskfer.data.readers import EMOTIONS
+
+PROTOCOL_COLORS = {"random": "#d62728", "subject": "#1f77b4", "source": "#2ca02c"}
+
+
+def png_bytes(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def accuracy_bars(rows: list[dict], protocols: list[str]) -> Figure:
+    """Validation accuracy per model, one bar per protocol, with the fold standard deviation."""
+    models = list(dict.fromkeys(r["config"]["model"] for r in rows))
+    figure = Figure(layout="constrained", figsize=(max(6, 1.2 * len(models)), 3.6))
+    ax = figure.subplots()
+    width = 0.8 / max(1, len(protocols))
+    for k, protocol in enumerate(protocols):
+        found = {r["config"]["model"]: r["summary"]["val_accuracy"] for r in rows if r["config"]["protocol"] == protocol}
+        x = np.arange(len(models)) + (k - (len(protocols) - 1) / 2) * width
+        ax.bar(x, [found.get(m, {}).get("mean", np.nan) for m in models], width,
+               yerr=[found.get(m, {}).get("std", 0) for m in models], label=protocol,
+               color=PROTOCOL_COLORS.get(protocol), capsize=3)
+    ax.axhline(1 / len(EMOTIONS), color="grey", linestyle=":", label="chance (1/7)")
+    ax.set_xticks(np.arange(len(models)), models, rotation=20, ha="right")
+    ax.set_ylabel("validation accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    return figure
+
+
+def confusion_grid(rows: list[dict], title: str) -> Figure:
+    """Row-normalised confusion matrices (true class by row), one panel per model."""
+    n = len(rows)
+    cols = min(3, n)
+    figure = Figure(layout="constrained", figsize=(4.2 * cols, 3.9 * ((n + cols - 1) // cols)))
+    axes = np.atleast_1d(figure.subplots((n + cols - 1) // cols, cols)).ravel()
+    short = [e[:3] for e in EMOTIONS]
+    for ax, row in zip(axes, rows):
+        matrix = np.asarray(row["summary"]["val_confusion"], dtype=float)
+        normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        ax.imshow(normalised, vmin=0, vmax=1, cmap="Blues")
+        for i, j in np.ndindex(matrix.shape):
+            ax.text(j, i, f"{normalised[i, j]:.2f}".lstrip("0") if matrix[i].sum() else "", ha="center", va="center",
+                    fontsize=7, color="white" if normalised[i, j] > 0.5 else "black")
+        ax.set_xticks(range(len(EMOTIONS)), short, fontsize=7)
+        ax.set_yticks(range(len(EMOTIONS)), short, fontsize=7)
+        ax.set_xlabel("predicted", fontsize=8)
+        ax.set_ylabel("true", fontsize=8)
+        ax.set_title(f"{row['config']['model']} ({row['summary']['val_accuracy']['mean']:.2f})", fontsize=9)
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    figure.suptitle(title, fontsize=10)
+    return figure
+
+
+def sweep_curves(sweeps: list[dict]) -> Figure:
+    """Validation (solid) and training (dashed) accuracy along each one-parameter sweep, per protocol."""
+    names = list(dict.fromkeys(s["sweep"] for s in sweeps if len(s["points"][0]["params"]) == 1))
+    figure = Figure(layout="constrained", figsize=(4.2 * max(1, len(names)), 3.4))
+    axes = np.atleast_1d(figure.subplots(1, max(1, len(names))))
+    for ax, name in zip(axes, names):
+        for sweep in (s for s in sweeps if s["sweep"] == name):
+            (param,) = sweep["points"][0]["params"]
+            x = [p["params"][param] for p in sweep["points"]]
+            color = PROTOCOL_COLORS.get(sweep["protocol"])
+            ax.plot(x, [p["summary"]["val_accuracy"]["mean"] for p in sweep["points"]], "o-", color=color, label=f"{sweep['protocol']} val")
+            ax.plot(x, [p["summary"]["train_accuracy"]["mean"] for p in sweep["points"]], "--", color=color, alpha=0.5, label=f"{sweep['protocol']} train")
+            if param == "C" or param == "batch_size":
+                ax.set_xscale("log")
+            ax.set_xlabel(param)
+        ax.set_title(f"{name} ({sweep['model']})", fontsize=9)
+        ax.set_ylim(0, 1.02)
+        ax.set_ylabel("accuracy")
+        ax.legend(fontsize=7)
+    return figure
+
+
+def svm_grid(sweep: dict) -> Figure:
+    """Validation accuracy over C x gamma, one heatmap per kernel."""
+    points = sweep["points"]
+    kernels = list(dict.fromkeys(p["params"]["kernel"] for p in points))
+    cs = list(dict.fromkeys(p["params"]["C"] for p in points))
+    gammas = list(dict.fromkeys(p["params"]["gamma"] for p in points))
+    figure = Figure(layout="constrained", figsize=(4.6 * len(kernels), 3.4))
+    axes = np.atleast_1d(figure.subplots(1, len(kernels)))
+    for ax, kernel in zip(axes, kernels):
+        grid = np.full((len(cs), len(gammas)), np.nan)
+        for p in points:
+            if p["params"]["kernel"] == kernel:
+                grid[cs.index(p["params"]["C"]), gammas.index(p["params"]["gamma"])] = p["summary"]["val_accuracy"]["mean"]
+        ax.imshow(grid, cmap="viridis", vmin=np.nanmin(grid), vmax=np.nanmax(grid))
+        for i, j in np.ndindex(grid.shape):
+            ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8, color="white")
+        ax.set_xticks(range(len(gammas)), [str(g) for g in gammas], fontsize=7)
+        ax.set_yticks(range(len(cs)), [str(c) for c in cs], fontsize=7)
+        ax.set_xlabel("gamma")
+        ax.set_ylabel("C")
+        ax.set_title(f"{sweep['model']} {kernel} ({sweep['protocol']})", fontsize=9)
+    return figure
+
+
+def augmentation_bars(plain: list[dict], augmented: list[dict]) -> Figure:
+    """Validation accuracy with and without the study's augmentation, per model and protocol."""
+    labels, before, after = [], [], []
+    for row in augmented:
+        key = (row["config"]["model"], row["config"]["protocol"])
+        match = next((r for r in plain if (r["config"]["model"], r["config"]["protocol"]) == key), None)
+        if match is None:
+            continue
+        labels.append(f"{key[0]}\n{key[1]}")
+        before.append(match["summary"]["val_accuracy"]["mean"])
+        after.append(row["summary"]["val_accuracy"]["mean"])
+    figure = Figure(layout="constrained", figsize=(max(5, 1.1 * len(labels)), 3.4))
+    ax = figure.subplots()
+    x = np.arange(len(labels))
+    ax.bar(x - 0.2, before, 0.4, label="plain", color="#7f7f7f")
+    ax.bar(x + 0.2, after, 0.4, label="augmented", color="#9467bd")
+    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_ylabel("validation accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    return figure
