@@ -23,8 +23,8 @@ app = typer.Typer(help="Facial expression recognition on masked faces, evaluated
 data_app = typer.Typer(help="Read datasets: layouts, counts, skipped files, balanced samples.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 DATA_HINT = ("maskfer needs a labelled face-expression dataset: KDEF (kdef.se), TCEP, CK+ or FER2013 in its public "
              "layout, or any folder with one sub-folder per expression")

@@ -1,0 +1,55 @@
+"""Shared fixtures: where the real data is, and small synthetic datasets made per test."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared(name: str) -> Path:
+    """A folder of ../shared/data, or skip the test saying what is missing."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"needs the real dataset at {path} (see ../shared/data/README.md); absent here")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own cache folder, so no test reads another's results."""
+    monkeypatch.setenv("MASKFER_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+def face_like(label: int, seed: int, size: int = 32) -> np.ndarray:
+    """A synthetic RGB image whose pattern depends on its label, so models can learn it."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 60, size=(size, size, 3)).astype(np.uint8)
+    band = (label * size) // 7
+    image[band:band + size // 7, :, :] += 150
+    return image
+
+
+def save(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array, mode=mode).save(path) if mode else Image.fromarray(array).save(path)
+    return path
+
+
+@pytest.fixture
+def kdef_like(tmp_path) -> Path:
+    """A KDEF release layout: 10 subjects x 7 expressions, straight and half-left, plus traps."""
+    root = tmp_path / "KDEF"
+    codes = ["AF", "AN", "DI", "HA", "NE", "SA", "SU"]
+    for s in range(1, 11):
+        gender = "F" if s % 2 else "M"
+        for label, code in enumerate(codes):
+            for angle in ("S", "HL"):
+                name = f"A{gender}{s:02d}{code}{angle}"
+                save(root / f"A{gender}{s:02d}" / f"{name}.JPG", face_like(label, s * 100 + label))
+    save(root / "AF01" / "AF01XXS.JPG", face_like(0, 1))  # misnamed expression code
+    save(root / "AF01" / "AF03ANS.JPG", face_like(1, 2))  # in the wrong folder
+    (root / "AF01" / "notes.txt").write_text("not an image")
+    return tmp_path

@@ -1,0 +1,102 @@
+"""The `maskfer` command, driven in-process."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from maskfer.cli import app
+
+from conftest import face_like, save, shared
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_help_lists_every_stage():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("data", "features", "evaluate", "sweep", "reproduce", "report", "models"):
+        assert command in result.output
+
+
+def test_data_info_counts_and_names_skipped_and_corrupt_files(kdef_like):
+    (kdef_like / "KDEF" / "AM02" / "AM02NES.JPG").write_bytes(b"\xff\xd8\xff broken")
+    result = run("data", "info", kdef_like)
+    assert result.exit_code == 0, result.output
+    assert "140 images" in result.output and "10 subjects" in result.output
+    assert "misnamed" in result.output and "AM02NES.JPG" in result.output
+    assert "half_left" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (("data", "info", "/no/such/folder"), "no such file"),
+    (("evaluate", "{data}", "--model", "resnet9000"), "unknown model 'resnet9000'; valid:"),
+    (("evaluate", "{data}", "--protocol", "people"), "unknown protocol 'people'; valid:"),
+    (("reproduce", "--data", "/no/such/folder"), "needs a labelled face-expression dataset"),
+    (("reproduce", "--data", "{data}", "--models", "svm,nope"), "unknown model 'nope'"),
+    (("report", "{data}/missing.json"), "not a readable results file"),
+])
+def test_bad_input_is_one_line_and_exit_2(kdef_like, args, message):
+    result = run(*[a.format(data=kdef_like) for a in args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_evaluate_writes_a_result_json(kdef_like, tmp_path):
+    out = tmp_path / "result.json"
+    result = run("evaluate", kdef_like, "--model", "random_forest", "--param", "n_estimators=7", "--size", "16",
+                 "--protocol", "subject", "--out", out)
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    assert record["config"]["params"] == {"n_estimators": 7} and record["config"]["protocol"] == "subject"
+    assert len(record["folds"]) == 5 and "subject" in result.output
+
+
+def test_sample_writes_a_balanced_table(kdef_like, tmp_path):
+    out = tmp_path / "sample.csv"
+    result = run("data", "sample", kdef_like, "--sample", "28", "--out", out)
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    table = pd.read_csv(out)
+    assert len(table) == 28 and set(table.groupby(["emotion", "angle"]).size()) == {2}
+
+
+def test_models_lists_the_registry():
+    from maskfer.models import list_models
+
+    result = run("models")
+    assert all(name in result.output for name in list_models())
+
+
+@pytest.mark.slow
+def test_reproduce_quick_on_the_kdef_sample_writes_the_report(tmp_path):
+    out = tmp_path / "report"
+    result = run("reproduce", "--data", shared("kdef-sample"), "--quick", "--out", out, "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "results.json").read_text())
+    assert {r["config"]["protocol"] for r in record["models"]} == {"random", "subject"}
+    assert {r["config"]["model"] for r in record["models"]} == {"naive_bayes", "logreg", "random_forest", "kmeans", "svm", "svm_poly"}
+    assert {s["sweep"] for s in record["sweeps"]} == {"random_forest_trees", "kmeans_k", "kmeans_batch", "logreg_c", "svm_grid"}
+    assert record["augmented"] and record["study"]["quick"] is True
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "<table>" in html and "subject" in html
+    assert (out / "report.md").read_text().count("![") == len(list((out / "figures").glob("*.png")))
+    # the report renders again from the results file alone
+    again = run("report", out / "results.json", "--out", tmp_path / "again")
+    assert again.exit_code == 0 and (tmp_path / "again" / "report.html").exists()
+
+
+def test_reproduce_on_a_synthetic_dataset_with_few_options(kdef_like, tmp_path):
+    out = tmp_path / "r"
+    result = run("reproduce", "--data", kdef_like, "--models", "naive_bayes,pca+svm", "--sweeps", "none", "--augment", "0",
+                 "--protocols", "subject,source", "--size", "16", "--out", out)
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "results.json").read_text())
+    assert len(record["models"]) == 4 and not record["sweeps"] and not record["augmented"]
+    assert record["dataset"]["skipped"]  # the misnamed files are carried into the results

@@ -1,0 +1,88 @@
+"""Cross-validation, fold caching, sweeps (locally and on a real Dask LocalCluster)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import maskfer.evaluation.experiment as experiment
+from maskfer.data import EMOTIONS
+from maskfer.evaluation import ComputeConfig, ExperimentConfig, evaluate, table_features
+from maskfer.evaluation.sweeps import SWEEPS, run_sweep
+from maskfer.features import AugmentConfig, Cache, PixelConfig
+
+from conftest import face_like, save
+
+SMALL = PixelConfig(size=16)
+
+
+@pytest.fixture
+def features(tmp_path):
+    """84 learnable synthetic images: 6 people x 7 expressions x 2 photos."""
+    rows = []
+    for person in range(6):
+        for label, emotion in enumerate(EMOTIONS):
+            for shot in range(2):
+                path = save(tmp_path / "img" / f"{person}_{label}_{shot}.png", face_like(label, person * 100 + label * 2 + shot))
+                rows.append({"path": str(path), "emotion": emotion, "subject": f"p{person}", "dataset": "toy",
+                             "session": None, "gender": None, "angle": None, "source": path.stem, "split": None})
+    return table_features(pd.DataFrame(rows), SMALL, Cache(tmp_path / "cache"))
+
+
+def test_result_has_the_studys_scores_and_its_config(features, tmp_path):
+    config = ExperimentConfig(model="logreg", protocol="subject", pixels=SMALL)
+    result = evaluate(features, config, Cache(tmp_path / "cache"))
+    assert len(result["folds"]) == 5
+    fold = result["folds"][0]
+    for key in ("train_accuracy", "val_accuracy", "val_mse", "val_macro_f1", "val_recall", "val_confusion",
+                "fit_seconds", "predict_seconds"):
+        assert key in fold
+    assert sum(f["n_test"] for f in result["folds"]) == 84
+    assert np.sum(result["summary"]["val_confusion"]) == 84
+    assert result["summary"]["val_accuracy"]["mean"] > 0.8  # the synthetic classes are separable
+    assert ExperimentConfig.from_dict(json.loads(json.dumps(result["config"]))) == config
+
+
+def test_mse_is_of_the_label_index(features, tmp_path):
+    from maskfer.evaluation.metrics import scores
+
+    s = scores(np.array([0, 6, 3]), np.array([0, 0, 4]))
+    assert s["accuracy"] == pytest.approx(1 / 3) and s["mse"] == pytest.approx((36 + 1) / 3)
+    assert s["recall"]["afraid"] == 1.0 and s["recall"]["angry"] is None
+
+
+def test_folds_are_cached_so_a_rerun_fits_nothing(features, tmp_path, monkeypatch):
+    cache = Cache(tmp_path / "cache")
+    config = ExperimentConfig(model="naive_bayes", pixels=SMALL)
+    first = evaluate(features, config, cache)
+    monkeypatch.setattr(experiment, "fit_and_score_fold", lambda *a: pytest.fail("refitted a cached fold"))
+    assert evaluate(features, config, cache)["summary"] == first["summary"]
+    with pytest.raises(pytest.fail.Exception):  # another config is not served from the cache
+        evaluate(features, ExperimentConfig(model="naive_bayes", pixels=SMALL, seed=1), cache)
+
+
+def test_augmentation_touches_training_folds_only(features, tmp_path):
+    plain = evaluate(features, ExperimentConfig(model="naive_bayes", pixels=SMALL), Cache(tmp_path / "c"))
+    augmented = evaluate(features, ExperimentConfig(model="naive_bayes", pixels=SMALL, augment=AugmentConfig(fraction=0.5)),
+                         Cache(tmp_path / "c"))
+    for a, b in zip(plain["folds"], augmented["folds"]):
+        assert a["n_test"] == b["n_test"]
+        assert b["n_train"] == a["n_train"] + 6 * round(0.5 * a["n_train"])
+
+
+def test_sweep_runs_every_point_of_the_grid(features, tmp_path):
+    result = run_sweep(features, "random_forest_trees", ExperimentConfig(pixels=SMALL, n_splits=3), quick=True,
+                       cache=Cache(tmp_path / "cache"), compute=ComputeConfig(jobs=2))
+    assert [p["params"]["n_estimators"] for p in result["points"]] == [5, 25, 100]
+    assert all(p["summary"]["val_accuracy"]["mean"] > 0.5 for p in result["points"])
+    assert SWEEPS["random_forest_trees"][1]["n_estimators"] == [5, 10, 25, 30, 50, 80, 100]
+
+
+@pytest.mark.slow
+def test_the_same_sweep_runs_on_a_real_dask_local_cluster(features, tmp_path):
+    base = ExperimentConfig(pixels=SMALL, n_splits=3)
+    local = run_sweep(features, "kmeans_k", base, quick=True, cache=Cache(tmp_path / "a"), compute=ComputeConfig(jobs=1))
+    dask = run_sweep(features, "kmeans_k", base, quick=True, cache=Cache(tmp_path / "b"),
+                     compute=ComputeConfig(jobs=2, cluster="local"))
+    assert [p["summary"]["val_accuracy"] for p in dask["points"]] == [p["summary"]["val_accuracy"] for p in local["points"]]
