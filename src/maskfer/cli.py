@@ -179,6 +179,52 @@ def features(
 
 
 @app.command()
+def mask(
+    path: Path = typer.Argument(..., help="Dataset folder or fer2013.csv."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the masked images, masks.csv and contact sheets."),
+    types: str = typer.Option("all", "--types", "-t", help="'all' or comma-separated mask types."),
+    seed: int = typer.Option(0, "--seed"),
+    largest: bool = typer.Option(False, "--largest", help="Mask only the largest face of each photo."),
+    image_format: str = typer.Option("png", "--format", help="png or jpg."),
+    layout: str = LAYOUT,
+    subject_regex: Optional[str] = SUBJECT_REGEX,
+    jobs: int = JOBS, scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER,
+    cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
+):
+    """Draw synthetic masks on every face of a dataset, checked image by image."""
+    from rich.progress import Progress
+
+    from maskfer.data import read_dataset
+    from maskfer.features.cache import atomic_write_bytes, atomic_write_json, atomic_write_text
+    from maskfer.masks import MASK_TYPES
+    from maskfer.masks.dataset import MaskingConfig, contact_sheet, mask_dataset, masking_summary
+
+    with user_errors():
+        config = MaskingConfig(types=_names(types, MASK_TYPES, "mask type", {"all": MASK_TYPES}), seed=seed,
+                               largest=largest, image_format=image_format)
+        dataset = read_dataset(path, layout, subject_regex)
+        with Progress(console=errors) as progress:
+            task = progress.add_task("masking", total=len(dataset.table))
+            masked = mask_dataset(dataset.table, out, config, _cache(cache_dir, no_cache), _compute(jobs, scheduler, cluster),
+                                  on_photo=lambda n: progress.advance(task, n))
+    import cv2
+
+    summary = masking_summary(masked)
+    atomic_write_text(out / "masks.csv", masked.to_csv(index=False))
+    atomic_write_json(out / "summary.json", {"config": {**config.__dict__}, "dataset": str(path), **summary})
+    for kind in config.types:
+        sheet = contact_sheet(masked, kind, seed=seed)
+        if sheet is not None:
+            atomic_write_bytes(out / f"contact_{kind}.png", cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))[1].tobytes())
+    for kind, counts in summary["per_type"].items():
+        console.print(f"{kind:9s} {counts.get('ok', 0):6d} ok {counts.get('failed', 0):6d} failed", highlight=False)
+    for reason, count in summary["failures"].items():
+        console.print(f"failed {count}: {reason}", highlight=False)
+    console.print(f"{summary['photos']} photos, {100 * summary['pass_rate']:.1f}% of masks pass the quality rule; "
+                  f"table {out / 'masks.csv'}, contact sheets {out}/contact_*.png")
+
+
+@app.command()
 def models():
     """List the registered models."""
     from maskfer.models.registry import DESCRIPTIONS, list_models

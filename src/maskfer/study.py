@@ -100,13 +100,24 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
 
     entries = plan(study)
     n_folds = sum(len(configs) for _, _, configs in entries) * study.n_splits
+    console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=Console(stderr=True), disable=not show_progress) as progress:
+                  TimeRemainingColumn(), console=console, disable=not show_progress) as progress:
         task = progress.add_task("features", total=len(table))
         features = table_features(table, study.pixels, cache, on_chunk=lambda n: progress.advance(task, n))
         progress.update(task, description=f"{len(entries)} experiments, {n_folds} folds", completed=0, total=n_folds)
+        done = [0]
+
+        def advance():
+            progress.advance(task)
+            done[0] += 1
+            # A log file gets no live bar, so it gets a line every 5% instead.
+            if show_progress and not console.is_terminal and done[0] % max(1, n_folds // 20) == 0:
+                console.print(f"folds {done[0]}/{n_folds} ({100 * done[0] // n_folds}%) after "
+                              f"{time.perf_counter() - started:.0f} s", highlight=False)
+
         all_configs = [c for _, _, configs in entries for c in configs]
-        results = evaluate_many(features, all_configs, cache, compute, on_fold=lambda: progress.advance(task))
+        results = evaluate_many(features, all_configs, cache, compute, on_fold=advance)
 
     record = {
         "maskfer_version": maskfer.__version__,

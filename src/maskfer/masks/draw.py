@@ -1,0 +1,232 @@
+"""Seven synthetic masks drawn from the face mesh: no template images, every texture generated.
+
+The outline runs over the nose bridge and under the eyes to the sides of the face, then
+follows the face oval round (and a little under) the chin. Because it is built from the
+projected mesh, on a turned head it covers what the camera sees of the lower face. Shading
+follows the distance from the mask's edge (a cheap stand-in for the cup's curvature) and the
+head's yaw; pleats, folds and seams are curves between the top and bottom edges, so they bend
+with the face. The same seed gives the same pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from maskfer.errors import check_name
+from maskfer.masks.landmarks import MUST_COVER, MUST_NOT_COVER, Face
+
+MASK_TYPES = ("surgical", "cloth", "n95", "kn95", "gas", "black", "inpaint")
+
+TOP_EDGE = [234, 117, 118, 100, 197, 329, 347, 346, 454]
+LOWER_EDGE = [454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234]
+LOWER_LIP, CHIN, NOSE_BRIDGE, MOUTH_CENTRE = 17, 152, 197, 13
+
+SURGICAL_COLOURS = [(170, 205, 235), (236, 238, 240), (175, 220, 205), (240, 205, 215), (60, 62, 70)]
+RESPIRATOR_COLOURS = [(238, 238, 232), (225, 228, 230), (245, 242, 236), (200, 205, 210)]
+
+
+@dataclass(frozen=True)
+class MaskQuality:
+    """Shares of landmarks under the mask: mouth and nostrils must be 1.0, eyes and brows 0.0."""
+
+    mouth_nose_covered: float
+    eyes_brows_covered: float
+    outside_image: int  # must-cover landmarks that fall outside the image
+
+    @property
+    def passed(self) -> bool:
+        return self.mouth_nose_covered == 1.0 and self.eyes_brows_covered == 0.0
+
+    @property
+    def reason(self) -> str:
+        if self.passed:
+            return ""
+        if self.outside_image:
+            return f"face cut off by the frame ({self.outside_image} mouth or nose landmarks outside the image)"
+        if self.mouth_nose_covered < 1.0:
+            return f"mouth or nostrils left uncovered ({100 * (1 - self.mouth_nose_covered):.0f}% of their landmarks)"
+        return f"mask over the eyes or brows ({100 * self.eyes_brows_covered:.0f}% of their landmarks)"
+
+
+@dataclass
+class MaskedFace:
+    image: np.ndarray  # the whole image, RGB uint8, with this face masked
+    coverage: np.ndarray  # uint8 0/255, the mask's region in the whole image
+    quality: MaskQuality
+    kind: str
+    seed: int
+
+
+def _outline(face: Face, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Top edge (left to right) and lower edge (right, round the chin, to left) in image pixels."""
+    points = face.landmarks[:, :2].astype(np.float64)
+    height = np.linalg.norm(points[CHIN] - points[NOSE_BRIDGE]) + 1e-6
+    # Downward only, so jitter can never bring the edge up over the eyes.
+    top = points[TOP_EDGE] + [rng.uniform(-0.02, 0.02) * height, rng.uniform(0.0, 0.03) * height]
+    lower = points[LOWER_EDGE].copy()
+    # Wrap a little under the chin: push points below the lower lip further down.
+    below_lip = np.clip((lower[:, 1] - points[LOWER_LIP, 1]) / (points[CHIN, 1] - points[LOWER_LIP, 1] + 1e-6), 0, 1)
+    lower[:, 1] += below_lip * rng.uniform(0.04, 0.08) * height
+    lower[1:-1, 0] += rng.uniform(-0.01, 0.01) * height
+    lower[0], lower[-1] = top[-1], top[0]
+    return top, lower
+
+
+def _resample(line: np.ndarray, n: int) -> np.ndarray:
+    """n points evenly spaced along a polyline."""
+    steps = np.r_[0, np.cumsum(np.linalg.norm(np.diff(line, axis=0), axis=1))]
+    at = np.linspace(0, steps[-1], n)
+    return np.stack([np.interp(at, steps, line[:, 0]), np.interp(at, steps, line[:, 1])], axis=1)
+
+
+def _between(top: np.ndarray, lower: np.ndarray, t: float, n: int = 40) -> np.ndarray:
+    """A curve a fraction t of the way from the top edge to the lower edge (for pleats and seams)."""
+    return (1 - t) * _resample(top, n) + t * _resample(lower[::-1], n)
+
+
+def _shading(region: np.ndarray, yaw: float, strength: float) -> np.ndarray:
+    """Brighter in the middle of the mask, darker at its edges and on the side turned away."""
+    distance = cv2.distanceTransform(region, cv2.DIST_L2, 3)
+    depth = np.sqrt(distance / (distance.max() + 1e-6))
+    xs = np.linspace(-1, 1, region.shape[1], dtype=np.float32)[None, :]
+    side = 1 - 0.12 * np.sin(np.radians(yaw)) * xs
+    return ((1 - strength) + strength * depth) * side
+
+
+def _lines(canvas: np.ndarray, curves, colour, thickness: int) -> None:
+    for curve in curves:
+        cv2.polylines(canvas, [np.round(curve * 4).astype(np.int32)], False, colour, thickness, cv2.LINE_AA, shift=2)
+
+
+def _cloth_texture(shape, rng: np.random.Generator, unit: float) -> np.ndarray:
+    """A generated fabric: stripes, checks, dots or a plain weave, in seeded colours."""
+    height, width = shape
+    hsv = np.uint8([[[rng.integers(0, 180), rng.integers(90, 230), rng.integers(90, 230)]]])
+    base = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+    accent = 255 - base if rng.random() < 0.5 else base * rng.uniform(0.4, 0.7)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    period = max(3.0, unit * rng.uniform(0.08, 0.16))
+    pattern = rng.choice(["stripes", "checks", "dots", "plain"])
+    if pattern == "stripes":
+        angle = rng.uniform(0, np.pi)
+        on = (np.cos(angle) * xx + np.sin(angle) * yy) % period < period / 2
+    elif pattern == "checks":
+        on = ((xx // period + yy // period) % 2).astype(bool)
+    elif pattern == "dots":
+        on = ((xx % period - period / 2) ** 2 + (yy % period - period / 2) ** 2) < (period / 4) ** 2
+    else:
+        on = np.zeros((height, width), bool)
+    texture = np.where(on[..., None], accent, base)
+    weave = rng.normal(0, 6, size=(height, width, 1)).astype(np.float32)  # fabric grain
+    return texture + weave
+
+
+def draw_mask(image: np.ndarray, face: Face, kind: str = "surgical", seed: int = 0) -> MaskedFace:
+    """Draw one mask of `kind` on one face of an RGB uint8 image; returns a new image."""
+    check_name("mask type", kind, MASK_TYPES)
+    rng = np.random.default_rng(seed)
+    height, width = image.shape[:2]
+    top, lower = _outline(face, rng)
+    polygon = np.concatenate([top, lower[1:-1]])
+    face_size = np.linalg.norm(top[0] - top[-1]) + 1e-6
+
+    # Work in a crop around the mask: drawing cost follows the face, not the photo.
+    pad = int(0.35 * face_size) + 4
+    x0, y0 = np.maximum(np.floor(polygon.min(axis=0)).astype(int) - pad, 0)
+    x1, y1 = np.minimum(np.ceil(polygon.max(axis=0)).astype(int) + pad, [width, height])
+    if x1 <= x0 or y1 <= y0:  # the face lies outside the image
+        quality = _quality(np.zeros((height, width), np.uint8), face)
+        return MaskedFace(image.copy(), np.zeros((height, width), np.uint8), quality, kind, seed)
+    crop = image[y0:y1, x0:x1].astype(np.float32)
+    offset = np.array([x0, y0], dtype=np.float64)
+    top, lower, polygon = top - offset, lower - offset, polygon - offset
+    region = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(region, [np.round(polygon * 4).astype(np.int32)], 255, cv2.LINE_AA, shift=2)
+    region = np.where(region > 127, 255, 0).astype(np.uint8)
+    canvas = np.zeros_like(crop)
+    extra = np.zeros(crop.shape[:2], np.uint8)  # parts drawn outside the outline (loops, cartridges)
+    thin = max(1, int(round(face_size / 120)))
+
+    if kind == "inpaint":
+        filled = cv2.inpaint(crop.astype(np.uint8), region, max(3, int(face_size / 40)), cv2.INPAINT_TELEA)
+        canvas[:] = filled
+    elif kind == "black":
+        canvas[:] = 0
+    else:
+        if kind == "surgical":
+            colour = np.float32(SURGICAL_COLOURS[rng.integers(len(SURGICAL_COLOURS))])
+            canvas[:] = colour
+            canvas += rng.normal(0, 3, canvas.shape[:2])[..., None]
+            for t in sorted(rng.uniform(0.2, 0.8, 3)):
+                curve = _between(top, lower, t)
+                _lines(canvas, [curve], (colour * 0.72).tolist(), thin)
+                _lines(canvas, [curve + [0, thin * 1.5]], np.minimum(colour * 1.1, 255).tolist(), thin)
+            _lines(canvas, [_between(top, lower, 0.03)], (colour * 0.85).tolist(), thin)  # nose wire
+        elif kind == "cloth":
+            canvas[:] = _cloth_texture(crop.shape[:2], rng, face_size)
+        elif kind in ("n95", "kn95"):
+            colour = np.float32(RESPIRATOR_COLOURS[rng.integers(len(RESPIRATOR_COLOURS))])
+            canvas[:] = colour + rng.normal(0, 2.5, canvas.shape[:2])[..., None]
+            if kind == "n95":
+                _lines(canvas, [_between(top, lower, 0.5)], (colour * 0.88).tolist(), thin)
+            else:
+                middle = np.array([top[len(top) // 2], lower[len(lower) // 2]])
+                _lines(canvas, [_resample(middle, 20)], (colour * 0.7).tolist(), thin + 1)
+                xs = np.arange(canvas.shape[1])[None, :]
+                canvas *= np.where(xs < middle[:, 0].mean(), 0.94, 1.0)[..., None]  # the two panels of the fold
+            _lines(canvas, [top, lower], (colour * 0.8).tolist(), thin * 2)  # the moulded rim
+        elif kind == "gas":
+            colour = np.float32([rng.integers(25, 60)] * 3)
+            canvas[:] = colour + rng.normal(0, 4, canvas.shape[:2])[..., None]
+        canvas *= _shading(region, face.yaw, 0.45 if kind in ("n95", "gas") else 0.25)[..., None]
+        if kind == "n95" and rng.random() < 0.5:  # exhalation valve on one cheek
+            centre = _between(top, lower, 0.55)[int(rng.choice([10, 29]))]
+            radius = int(face_size * 0.09)
+            cv2.circle(canvas, tuple(np.round(centre).astype(int)), radius, (colour * 0.75).tolist(), -1, cv2.LINE_AA)
+            cv2.circle(canvas, tuple(np.round(centre).astype(int)), int(radius * 0.6), (colour * 0.6).tolist(), thin, cv2.LINE_AA)
+        if kind == "gas":  # two filter cartridges and a front port
+            curve = _between(top, lower, 0.6)
+            for index in (7, 32):
+                centre = tuple(np.round(curve[index]).astype(int))
+                radius = int(face_size * rng.uniform(0.16, 0.2))
+                shade = float(rng.integers(60, 110))
+                cv2.circle(canvas, centre, radius, (shade,) * 3, -1, cv2.LINE_AA)
+                cv2.circle(canvas, centre, int(radius * 0.7), (shade * 0.6,) * 3, thin * 2, cv2.LINE_AA)
+                cv2.circle(extra, centre, radius, 255, -1, cv2.LINE_AA)
+            port = tuple(np.round(_between(top, lower, 0.45)[20]).astype(int))
+            cv2.circle(canvas, port, int(face_size * 0.07), (90, 90, 90), -1, cv2.LINE_AA)
+        if kind == "surgical":  # ear loops, from the mask's corners towards the ears
+            for corner, low in ((top[0], lower[-3]), (top[-1], lower[2])):
+                outward = corner - (top[len(top) // 2])
+                ear = corner + outward / (np.linalg.norm(outward) + 1e-6) * face_size * 0.12
+                loop = np.array([corner, ear, low])
+                _lines(canvas, [loop], (235, 235, 235), thin)
+                cv2.polylines(extra, [np.round(loop * 4).astype(np.int32)], False, 255, thin, cv2.LINE_AA, shift=2)
+
+    coverage = np.maximum(region, extra)
+    alpha = cv2.GaussianBlur(coverage, (3, 3), 0).astype(np.float32)[..., None] / 255.0
+    if kind == "inpaint":
+        alpha = (region > 0).astype(np.float32)[..., None]
+        coverage = region
+    blended = crop * (1 - alpha) + np.clip(canvas, 0, 255) * alpha
+    out = image.copy()
+    out[y0:y1, x0:x1] = np.round(blended).astype(np.uint8)
+    full = np.zeros((height, width), np.uint8)
+    full[y0:y1, x0:x1] = coverage
+    return MaskedFace(out, full, _quality(full, face), kind, seed)
+
+
+def _quality(coverage: np.ndarray, face: Face) -> MaskQuality:
+    def covered(indices):
+        xy = np.round(face.landmarks[indices, :2]).astype(int)
+        inside = (xy[:, 0] >= 0) & (xy[:, 1] >= 0) & (xy[:, 0] < coverage.shape[1]) & (xy[:, 1] < coverage.shape[0])
+        hits = np.zeros(len(indices), bool)
+        hits[inside] = coverage[xy[inside, 1], xy[inside, 0]] > 127
+        return float(hits.mean()), int((~inside).sum())
+
+    mouth_nose, outside = covered(MUST_COVER)
+    eyes_brows, _ = covered(MUST_NOT_COVER)
+    return MaskQuality(mouth_nose, eyes_brows, outside)
