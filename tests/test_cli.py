@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from maskfer.cli import app
 
-from conftest import face_like, save, shared
+from conftest import shared
 
 runner = CliRunner()
 

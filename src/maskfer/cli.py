@@ -185,7 +185,7 @@ def mask(
     types: str = typer.Option("all", "--types", "-t", help="'all' or comma-separated mask types."),
     seed: int = typer.Option(0, "--seed"),
     largest: bool = typer.Option(False, "--largest", help="Mask only the largest face of each photo."),
-    image_format: str = typer.Option("png", "--format", help="png or jpg."),
+    image_format: str = typer.Option("jpg", "--format", help="jpg (quality 95) or png."),
     layout: str = LAYOUT,
     subject_regex: Optional[str] = SUBJECT_REGEX,
     jobs: int = JOBS, scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER,
@@ -322,7 +322,8 @@ def reproduce(
     models_: str = typer.Option("study", "--models", help="'study' (the six), 'all', or comma-separated names."),
     sweeps: str = typer.Option("all", "--sweeps", help="'all', 'none', or comma-separated sweep names."),
     augment: float = typer.Option(0.25, "--augment", help="Fraction of training images augmented (0 turns it off)."),
-    sample: Optional[int] = typer.Option(None, "--sample", help="Balanced sample of this many images."),
+    masks: str = typer.Option("none", "--masks", help="'none', 'all', or comma-separated mask types to draw first."),
+    sample: Optional[int] = typer.Option(None, "--sample", help="Balanced sample of this many images (masked: default 15000)."),
     sample_replace: bool = typer.Option(False, "--sample-replace", help="Sample with replacement."),
     folds: int = typer.Option(5, "--folds"),
     seed: int = typer.Option(0, "--seed"),
@@ -337,6 +338,7 @@ def reproduce(
     from maskfer.evaluation.protocols import PROTOCOLS
     from maskfer.evaluation.sweeps import SWEEPS
     from maskfer.features.pixels import PixelConfig
+    from maskfer.masks.draw import MASK_TYPES
     from maskfer.models.registry import list_models
     from maskfer.study import STUDY_MODELS, StudyConfig, reproduce as run_reproduce
 
@@ -349,6 +351,7 @@ def reproduce(
             protocols=_names(protocols, PROTOCOLS, "protocol"),
             models=_names(models_, list_models(), "model", {"study": STUDY_MODELS, "all": tuple(list_models())}),
             sweeps=_names(sweeps, SWEEPS, "sweep", {"all": tuple(SWEEPS), "none": ()}),
+            masks=_names(masks, MASK_TYPES, "mask type", {"all": MASK_TYPES, "none": ()}),
             augment_fraction=augment, quick=quick, n_splits=folds, seed=seed, pixels=PixelConfig(size, color),
         )
         record = run_reproduce(study, out, _cache(cache_dir, no_cache), _compute(jobs, scheduler, cluster))

@@ -1,8 +1,9 @@
 """`reproduce`: the study's whole classical experiment on one dataset, under honest protocols.
 
-Read top to bottom: read the dataset -> (balanced sample) -> features (cached) -> one flat list
-of cross-validations (every model under every protocol, the augmentation comparison, the
-sweeps) run in parallel with every fold cached -> one results file -> the report.
+Read top to bottom: read the dataset -> (draw the masks, cached) -> balanced sample -> features
+(cached) -> one flat list of cross-validations (every model under every protocol, the
+augmentation comparison, the sweeps, the held-out mask types, the unmasked comparison) run in
+parallel with every fold cached -> one results file -> the report.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import maskfer
 from maskfer.data.readers import read_dataset
 from maskfer.data.sampling import balanced_sample
-from maskfer.errors import check_name
+from maskfer.errors import MaskferError, check_name
 from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many, table_features
 from maskfer.evaluation.parallel import ComputeConfig
 from maskfer.evaluation.protocols import PROTOCOLS
 from maskfer.evaluation.sweeps import QUICK_SWEEPS, SWEEPS, sweep_configs, sweep_result
 from maskfer.features.augment import AugmentConfig
-from maskfer.features.cache import Cache, atomic_write_json
+from maskfer.features.cache import Cache, atomic_write_json, stable_key
 from maskfer.features.pixels import PixelConfig
 from maskfer.models.registry import MODELS
 
@@ -45,6 +46,8 @@ class StudyConfig:
     augment_models: tuple[str, ...] | None = None  # None: the same as `models` (quick: two fast ones)
     augment_fraction: float = 0.25
     sweeps: tuple[str, ...] = tuple(SWEEPS)
+    masks: tuple[str, ...] = ()  # mask types to draw; empty: the plain dataset
+    masked_sample: int = 15000  # the study's balanced sample of masked images
     quick: bool = False
     n_splits: int = 5
     seed: int = 0
@@ -57,6 +60,10 @@ class StudyConfig:
             check_name("model", m, MODELS)
         for s in self.sweeps:
             check_name("sweep", s, SWEEPS)
+        from maskfer.masks.draw import MASK_TYPES  # light: no MediaPipe import
+
+        for m in self.masks:
+            check_name("mask type", m, MASK_TYPES)
 
     def experiment(self, **changes) -> ExperimentConfig:
         return ExperimentConfig(n_splits=self.n_splits, seed=self.seed, pixels=self.pixels, **changes)
@@ -69,7 +76,7 @@ class StudyConfig:
 
 
 def plan(study: StudyConfig) -> list[tuple[str, dict, list[ExperimentConfig]]]:
-    """The study as a list of (section, labels, configs) entries."""
+    """The study on its main data (masked when `study.masks`) as (section, labels, configs) entries."""
     entries = []
     augment = AugmentConfig(fraction=study.augment_fraction, seed=study.seed)
     for protocol in study.protocols:
@@ -81,7 +88,53 @@ def plan(study: StudyConfig) -> list[tuple[str, dict, list[ExperimentConfig]]]:
         for name in study.sweeps:
             configs = sweep_configs(name, study.experiment(protocol=protocol), quick=study.quick)
             entries.append(("sweeps", {"sweep": name, "protocol": protocol}, configs))
+    if len(study.masks) > 1:
+        for model in study.models:
+            entries.append(("held_out_masks", {"model": model}, [study.experiment(model=model, protocol="mask_type")]))
     return entries
+
+
+def plan_unmasked(study: StudyConfig) -> list[tuple[str, dict, list[ExperimentConfig]]]:
+    """The same models on the plain photos, for the masked-versus-unmasked comparison."""
+    return [("unmasked", {"model": m, "protocol": p}, [study.experiment(model=m, protocol=p)])
+            for p in study.protocols for m in study.models]
+
+
+def _progress(show: bool):
+    console = Console(stderr=True)
+    progress = Progress(TextColumn("{task.description:28s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TimeRemainingColumn(), console=console, disable=not show)
+    started = time.perf_counter()
+
+    def advancer(task, total, label):
+        # A log file gets no live bar, so it gets a line every 5% instead.
+        done = [0]
+
+        def advance(n=1):
+            progress.advance(task, n)
+            before, done[0] = done[0], done[0] + n
+            step = max(1, total // 20)
+            if show and not console.is_terminal and before // step != done[0] // step:
+                console.print(f"{label} {done[0]}/{total} after {time.perf_counter() - started:.0f} s", highlight=False)
+        return advance
+
+    return progress, advancer
+
+
+def _run(entries, features, cache, compute, progress, advancer) -> list[tuple[str, dict, list[ExperimentConfig], list[dict]]]:
+    configs = [c for _, _, cs in entries for c in cs]
+    if not configs:
+        return []
+    # The mask_type protocol has one fold per mask type, the others n_splits.
+    n_kinds = features.table["mask_type"].nunique() if "mask_type" in features.table else 0
+    total = sum(n_kinds if c.protocol == "mask_type" else c.n_splits for c in configs)
+    task = progress.add_task(f"{len(entries)} experiments", total=total)
+    results = evaluate_many(features, configs, cache, compute, on_fold=advancer(task, total, "folds"))
+    out, position = [], 0
+    for section, labels, cs in entries:
+        out.append((section, labels, cs, results[position:position + len(cs)]))
+        position += len(cs)
+    return out
 
 
 def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
@@ -93,31 +146,36 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
     out = Path(out)
     started = time.perf_counter()
     dataset = read_dataset(study.data, study.layout, study.subject_regex)
-    table = dataset.table
-    if study.sample:
-        # Copies drawn with replacement keep their photo's `source`, so `source` folds keep them together.
-        table = balanced_sample(table, study.sample, seed=study.seed, replace=study.sample_with_replacement)
+    plain = dataset.table
+    if study.sample and not study.masks:
+        plain = balanced_sample(plain, study.sample, seed=study.seed, replace=study.sample_with_replacement)
+    masking = None
+    progress, advancer = _progress(show_progress)
+    with progress:
+        if study.masks:
+            from maskfer.masks.dataset import MaskingConfig, mask_dataset, masking_summary
 
-    entries = plan(study)
-    n_folds = sum(len(configs) for _, _, configs in entries) * study.n_splits
-    console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console, disable=not show_progress) as progress:
-        task = progress.add_task("features", total=len(table))
-        features = table_features(table, study.pixels, cache, on_chunk=lambda n: progress.advance(task, n))
-        progress.update(task, description=f"{len(entries)} experiments, {n_folds} folds", completed=0, total=n_folds)
-        done = [0]
-
-        def advance():
-            progress.advance(task)
-            done[0] += 1
-            # A log file gets no live bar, so it gets a line every 5% instead.
-            if show_progress and not console.is_terminal and done[0] % max(1, n_folds // 20) == 0:
-                console.print(f"folds {done[0]}/{n_folds} ({100 * done[0] // n_folds}%) after "
-                              f"{time.perf_counter() - started:.0f} s", highlight=False)
-
-        all_configs = [c for _, _, configs in entries for c in configs]
-        results = evaluate_many(features, all_configs, cache, compute, on_fold=advance)
+            config = MaskingConfig(types=study.masks, seed=study.seed)
+            # Masked images are derived data: they live in the cache, keyed by source and settings.
+            images = (cache.root if cache.enabled else out) / "masked-images" / stable_key(str(dataset.root), asdict(config))
+            task = progress.add_task("masking", total=len(plain))
+            masked = mask_dataset(plain, images, config, cache, compute, on_photo=advancer(task, len(plain), "photos masked"))
+            masking = masking_summary(masked)
+            usable = masked[masked["status"] == "ok"].reset_index(drop=True)
+            if usable.empty:
+                raise MaskferError(f"{dataset.root}: no image could be masked ({masking['failures']})")
+            # The study's balanced sample of masked images: equal emotions and angles where the data allows.
+            main = balanced_sample(usable, study.sample or study.masked_sample, seed=study.seed,
+                                   replace=study.sample_with_replacement)
+        else:
+            main = plain
+        task = progress.add_task("features", total=len(main) + (len(plain) if study.masks else 0))
+        advance = advancer(task, len(main), "images")
+        features = table_features(main, study.pixels, cache, on_chunk=advance)
+        sections = _run(plan(study), features, cache, compute, progress, advancer)
+        if study.masks:
+            plain_features = table_features(plain, study.pixels, cache, on_chunk=advance)
+            sections += _run(plan_unmasked(study), plain_features, cache, compute, progress, advancer)
 
     record = {
         "maskfer_version": maskfer.__version__,
@@ -129,16 +187,14 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
             "skipped": [asdict(s) for s in dataset.skipped], "unreadable": features.errors,
             "n_subjects": int(features.table["subject"].nunique()),
         },
-        "models": [], "augmented": [], "sweeps": [],
+        "masking": masking,
+        "models": [], "augmented": [], "sweeps": [], "held_out_masks": [], "unmasked": [],
     }
-    position = 0
-    for section, labels, configs in entries:
-        chunk = results[position:position + len(configs)]
-        position += len(configs)
+    for section, labels, configs, results in sections:
         if section == "sweeps":
-            record["sweeps"].append(sweep_result(labels["sweep"], configs, chunk))
+            record["sweeps"].append(sweep_result(labels["sweep"], configs, results))
         else:
-            record[section].append(chunk[0])
+            record[section].append(results[0])
     record["seconds"] = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "results.json", record)
@@ -146,4 +202,4 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
     return record
 
 
-__all__ = ["QUICK_SWEEPS", "STUDY_MODELS", "StudyConfig", "plan", "reproduce"]
+__all__ = ["QUICK_SWEEPS", "STUDY_MODELS", "StudyConfig", "plan", "plan_unmasked", "reproduce"]

@@ -97,6 +97,7 @@ def fit_and_score_fold(X, y, train, test, model: str, params: dict, augment: Aug
         **{k: v for k, v in scores(y[train], train_pred, "train_").items() if k == "train_accuracy"},
         **scores(y[test], predicted, "val_"),
         "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
+        "val_index": np.asarray(test).tolist(), "val_pred": np.asarray(predicted).tolist(),
     }
 
 
@@ -142,10 +143,20 @@ def evaluate_many(features: Features, configs: list[ExperimentConfig], cache: Ca
             "protocol_description": PROTOCOLS[config.protocol],
             "data": describe_data(features),
             "folds": cached,
-            "summary": summarize(cached),
+            "summary": {**summarize(cached), **accuracy_by(features, cached, "mask_type")},
         }
         for config, (_, _, cached) in zip(configs, plans)
     ]
+
+
+def accuracy_by(features: Features, folds: list[dict], column: str) -> dict:
+    """Validation accuracy pooled over folds for each value of a table column (e.g. mask type)."""
+    if column not in features.table:
+        return {}
+    index = np.concatenate([f["val_index"] for f in folds]).astype(int)
+    correct = np.concatenate([f["val_pred"] for f in folds]) == features.y[index]
+    groups = features.table[column].to_numpy()[index]
+    return {f"val_accuracy_by_{column}": {str(g): float(correct[groups == g].mean()) for g in sorted(set(groups))}}
 
 
 def evaluate(features: Features, config: ExperimentConfig = ExperimentConfig(), cache: Cache | None = None,

@@ -20,6 +20,7 @@ PROTOCOLS = {
     "random": "stratified 5-fold over images (the study's split; people and photos leak across folds)",
     "subject": "grouped by person: no person is in both training and validation",
     "source": "grouped by original photo: all versions of one photo stay on one side",
+    "mask_type": "each fold validates on one mask type never seen in training, and on people never seen in training",
 }
 DEFAULT_PROTOCOL = "subject"
 
@@ -59,14 +60,44 @@ def source_disjoint_folds(labels, sources, n_splits: int = 5, seed: int = 0) -> 
     return _grouped_folds(labels, sources, n_splits, seed, "source")
 
 
+def held_out_mask_folds(labels, mask_types, people, n_splits: int = 5, seed: int = 0) -> Folds:
+    """One fold per mask type: validate on that type, train on the others, people disjoint too.
+
+    Without the person split the model would have seen the validation faces under other masks,
+    and the score would measure recognising people, not carrying over to a new mask.
+    """
+    mask_types = np.asarray(mask_types, dtype=object)
+    kinds = sorted(set(mask_types))
+    if len(kinds) < 2:
+        raise MaskferError(f"the mask_type protocol needs at least two mask types; this data has {kinds or 'none'}")
+    person_folds = _grouped_folds(labels, people, n_splits, seed, "subject")
+    folds = []
+    for k, kind in enumerate(kinds):
+        _, held_people = person_folds[k % len(person_folds)]
+        in_held = np.zeros(len(labels), bool)
+        in_held[held_people] = True
+        test = np.flatnonzero(in_held & (mask_types == kind))
+        train = np.flatnonzero(~in_held & (mask_types != kind))
+        folds.append((train, test))
+    return folds
+
+
+def _people(table: pd.DataFrame) -> list:
+    # Qualified by dataset, so subject "01" of two datasets is two people.
+    return [None if pd.isna(s) else f"{d}:{s}" for d, s in zip(table["dataset"], table["subject"])]
+
+
 def make_folds(protocol: str, table: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> Folds:
-    """The folds of a named protocol over a dataset table (columns emotion, subject, source)."""
+    """The folds of a named protocol over a dataset table (columns emotion, subject, source, mask_type)."""
     check_name("protocol", protocol, PROTOCOLS)
     labels = table["emotion"].to_numpy()
     if protocol == "random":
         return random_folds(labels, n_splits, seed)
     if protocol == "subject":
-        # Qualified by dataset, so subject "01" of two datasets is two people.
-        subjects = [None if pd.isna(s) else f"{d}:{s}" for d, s in zip(table["dataset"], table["subject"])]
-        return subject_disjoint_folds(labels, subjects, n_splits, seed)
+        return subject_disjoint_folds(labels, _people(table), n_splits, seed)
+    if protocol == "mask_type":
+        if "mask_type" not in table:
+            raise MaskferError("the mask_type protocol needs masked data (run with --masks)")
+        people = _people(table) if table["subject"].notna().all() else table["source"].tolist()
+        return held_out_mask_folds(labels, table["mask_type"].to_numpy(), people, n_splits, seed)
     return source_disjoint_folds(labels, table["source"].to_numpy(), n_splits, seed)

@@ -24,6 +24,7 @@ TOP_EDGE = [234, 117, 118, 100, 197, 329, 347, 346, 454]
 LOWER_EDGE = [454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234]
 LOWER_LIP, CHIN, NOSE_BRIDGE, MOUTH_CENTRE = 17, 152, 197, 13
 
+WORK_WIDTH = 200  # masks are drawn with the face at most this wide, then the layer is scaled up
 SURGICAL_COLOURS = [(170, 205, 235), (236, 238, 240), (175, 220, 205), (240, 205, 215), (60, 62, 70)]
 RESPIRATOR_COLOURS = [(238, 238, 232), (225, 228, 230), (245, 242, 236), (200, 205, 210)]
 
@@ -133,16 +134,21 @@ def draw_mask(image: np.ndarray, face: Face, kind: str = "surgical", seed: int =
     polygon = np.concatenate([top, lower[1:-1]])
     face_size = np.linalg.norm(top[0] - top[-1]) + 1e-6
 
-    # Work in a crop around the mask: drawing cost follows the face, not the photo.
+    # Work in a crop around the mask, scaled so the face is at most WORK_WIDTH wide: the cost of
+    # drawing stays the same for a 256-pixel and a 4,000-pixel photo.
     pad = int(0.35 * face_size) + 4
     x0, y0 = np.maximum(np.floor(polygon.min(axis=0)).astype(int) - pad, 0)
     x1, y1 = np.minimum(np.ceil(polygon.max(axis=0)).astype(int) + pad, [width, height])
     if x1 <= x0 or y1 <= y0:  # the face lies outside the image
         quality = _quality(np.zeros((height, width), np.uint8), face)
         return MaskedFace(image.copy(), np.zeros((height, width), np.uint8), quality, kind, seed)
-    crop = image[y0:y1, x0:x1].astype(np.float32)
+    full_crop = image[y0:y1, x0:x1]
+    scale = min(1.0, WORK_WIDTH / face_size)
+    crop = cv2.resize(full_crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else full_crop
+    crop = crop.astype(np.float32)
     offset = np.array([x0, y0], dtype=np.float64)
-    top, lower, polygon = top - offset, lower - offset, polygon - offset
+    top, lower, polygon = (top - offset) * scale, (lower - offset) * scale, (polygon - offset) * scale
+    face_size *= scale
     region = np.zeros(crop.shape[:2], np.uint8)
     cv2.fillPoly(region, [np.round(polygon * 4).astype(np.int32)], 255, cv2.LINE_AA, shift=2)
     region = np.where(region > 127, 255, 0).astype(np.uint8)
@@ -151,8 +157,11 @@ def draw_mask(image: np.ndarray, face: Face, kind: str = "surgical", seed: int =
     thin = max(1, int(round(face_size / 120)))
 
     if kind == "inpaint":
-        filled = cv2.inpaint(crop.astype(np.uint8), region, max(3, int(face_size / 40)), cv2.INPAINT_TELEA)
-        canvas[:] = filled
+        # Inpainting costs grow with the area filled, and its fill is smooth: do it at half size.
+        small = cv2.resize(crop.astype(np.uint8), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        hole = cv2.resize(region, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+        filled = cv2.inpaint(small, hole, max(2, int(face_size / 80)), cv2.INPAINT_TELEA)
+        canvas[:] = cv2.resize(filled, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LINEAR)
     elif kind == "black":
         canvas[:] = 0
     else:
@@ -207,13 +216,18 @@ def draw_mask(image: np.ndarray, face: Face, kind: str = "surgical", seed: int =
                 cv2.polylines(extra, [np.round(loop * 4).astype(np.int32)], False, 255, thin, cv2.LINE_AA, shift=2)
 
     coverage = np.maximum(region, extra)
-    alpha = cv2.GaussianBlur(coverage, (3, 3), 0).astype(np.float32)[..., None] / 255.0
+    alpha = cv2.GaussianBlur(coverage, (3, 3), 0)
     if kind == "inpaint":
-        alpha = (region > 0).astype(np.float32)[..., None]
-        coverage = region
-    blended = crop * (1 - alpha) + np.clip(canvas, 0, 255) * alpha
+        alpha = coverage = region
+    layer = np.clip(canvas, 0, 255).astype(np.uint8)
+    if scale < 1:
+        size = (full_crop.shape[1], full_crop.shape[0])
+        layer = cv2.resize(layer, size, interpolation=cv2.INTER_LINEAR)
+        alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
+        coverage = np.where(cv2.resize(coverage, size, interpolation=cv2.INTER_LINEAR) > 127, 255, 0).astype(np.uint8)
+    weight = alpha.astype(np.float32) / 255.0
     out = image.copy()
-    out[y0:y1, x0:x1] = np.round(blended).astype(np.uint8)
+    out[y0:y1, x0:x1] = cv2.blendLinear(layer, full_crop, weight, 1.0 - weight)
     full = np.zeros((height, width), np.uint8)
     full[y0:y1, x0:x1] = coverage
     return MaskedFace(out, full, _quality(full, face), kind, seed)

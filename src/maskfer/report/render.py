@@ -49,7 +49,8 @@ def build_blocks(record: dict) -> list[tuple]:
               f"maskfer {record['maskfer_version']}, {record['seconds']:.0f} s."),
         ("h2", "Protocols"),
         ("table", ["protocol", "what it keeps apart"], [[p, PROTOCOLS[p]] for p in protocols]),
-        ("p", f"The study reported {STUDY_HEADLINE}. Its split is our `random` protocol; the honest figure for "
+        ("p", f"The study reported {STUDY_HEADLINE}. Its split is our `random` protocol, where the same person (and, "
+              "with masks, the same photo under another mask) sits on both sides; the honest figure for "
               "faces the model has never seen is the `subject` column. Every number below is the mean ± standard "
               "deviation over folds of the named protocol, with the study's fixed model settings (no tuning on the "
               "validation folds)."),
@@ -82,6 +83,7 @@ def build_blocks(record: dict) -> list[tuple]:
     for p in protocols:
         blocks.append(("figure", f"confusion_{p}", figures.confusion_grid([r for r in rows if r["config"]["protocol"] == p],
                                                                         f"{p} protocol, summed over folds, rows normalised")))
+    blocks += _mask_blocks(record, protocols, models)
     if record["augmented"]:
         blocks += [
             ("h2", "Augmentation"),
@@ -105,6 +107,50 @@ def build_blocks(record: dict) -> list[tuple]:
         shown = [f"{s['path']}: {s['reason']}" for s in data["skipped"][:20]] + data["unreadable"][:20]
         blocks += [("h2", "Skipped files"), ("pre", "\n".join(shown))]
     blocks += [("h2", "Configuration"), ("pre", json.dumps(study, indent=2))]
+    return blocks
+
+
+def _mask_blocks(record: dict, protocols: list[str], models: list[str]) -> list[tuple]:
+    """Masking summary, masked versus unmasked, accuracy per mask type, held-out mask types."""
+    masking = record.get("masking")
+    if not masking:
+        return []
+    kinds = list(record["study"]["masks"])
+    blocks = [
+        ("h2", "Masks"),
+        ("p", f"{masking['photos']} photos x {len(kinds)} mask types drawn from face landmarks; "
+              f"{100 * masking['pass_rate']:.1f}% pass the quality rule (all mouth and nostril landmarks covered, no eye "
+              f"or brow landmark covered). Landmarks: " + ", ".join(f"{v} by {k}" for k, v in masking["landmarks"].items())
+              + ". The models above were trained and validated on a balanced sample of the masked images that passed."),
+        ("table", ["mask type", "ok", "failed"],
+         [[k, masking["per_type"].get(k, {}).get("ok", 0), masking["per_type"].get(k, {}).get("failed", 0)] for k in kinds]),
+    ]
+    if masking["failures"]:
+        blocks.append(("table", ["failure", "count"], [[k, v] for k, v in masking["failures"].items()]))
+    if record.get("unmasked"):
+        rows = []
+        for p in protocols:
+            for m in models:
+                plain, masked = _find(record["unmasked"], m, p), _find(record["models"], m, p)
+                if plain and masked:
+                    rows.append([m, p, _pct(plain["summary"]["val_accuracy"]), _pct(masked["summary"]["val_accuracy"])])
+        blocks += [("h2", "Masked versus unmasked"),
+                   ("p", "The same models and protocol on the plain photos and on the masked sample."),
+                   ("table", ["model", "protocol", "unmasked val acc %", "masked val acc %"], rows)]
+    by_type = [r for r in record["models"] if "val_accuracy_by_mask_type" in r["summary"]]
+    if by_type:
+        blocks += [("h2", "Accuracy per mask type"),
+                   ("p", "Validation accuracy of each model on the images wearing each mask, pooled over the folds."),
+                   ("table", ["model", "protocol", *kinds],
+                    [[r["config"]["model"], r["config"]["protocol"],
+                      *[f"{100 * r['summary']['val_accuracy_by_mask_type'].get(k, float('nan')):.1f}" for k in kinds]] for r in by_type])]
+    if record.get("held_out_masks"):
+        blocks += [("h2", "Held-out mask types"),
+                   ("p", f"Protocol `mask_type`: {PROTOCOLS['mask_type']}. Each column is the accuracy on a mask type the "
+                         "model never saw in training."),
+                   ("table", ["model", *kinds, "mean"],
+                    [[r["config"]["model"], *[f"{100 * r['summary']['val_accuracy_by_mask_type'].get(k, float('nan')):.1f}" for k in kinds],
+                      _pct(r["summary"]["val_accuracy"])] for r in record["held_out_masks"]])]
     return blocks
 
 
