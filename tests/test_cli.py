@@ -100,3 +100,24 @@ def test_reproduce_on_a_synthetic_dataset_with_few_options(kdef_like, tmp_path):
     record = json.loads((out / "results.json").read_text())
     assert len(record["models"]) == 4 and not record["sweeps"] and not record["augmented"]
     assert record["dataset"]["skipped"]  # the misnamed files are carried into the results
+
+
+def test_reproduce_with_masks_compares_masked_unmasked_and_held_out_types(tmp_path):
+    import shutil
+
+    source = shared("kdef-sample") / "KDEF"
+    root = tmp_path / "data" / "KDEF"
+    for folder in sorted(source.iterdir())[:30]:  # a smaller copy, made for this test only
+        shutil.copytree(folder, root / folder.name)
+    out = tmp_path / "r"
+    result = run("reproduce", "--data", root.parent, "--masks", "surgical,black", "--models", "naive_bayes,pca+logreg",
+                 "--sweeps", "none", "--augment", "0", "--size", "32", "--out", out)
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "results.json").read_text())
+    n_photos = record["masking"]["photos"]
+    assert record["masking"]["pass_rate"] == 1.0 and record["dataset"]["n_used"] == 2 * n_photos
+    assert {r["config"]["model"] for r in record["unmasked"]} == {"naive_bayes", "pca+logreg"}
+    assert all(set(r["summary"]["val_accuracy_by_mask_type"]) == {"surgical", "black"} for r in record["models"])
+    assert [r["config"]["protocol"] for r in record["held_out_masks"]] == ["mask_type"] * 2
+    report = (out / "report.md").read_text()
+    assert "## Masked versus unmasked" in report and "## Held-out mask types" in report

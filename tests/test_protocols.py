@@ -72,3 +72,17 @@ def test_missing_subjects_or_too_few_fail_clearly():
         make_folds("subject", synthetic_table(n_subjects=3))
     with pytest.raises(UnknownNameError, match="random, source, subject"):
         make_folds("person", table)
+
+
+def test_mask_type_folds_hold_out_one_type_and_the_people_too():
+    table = synthetic_table()
+    kinds = ["surgical", "black", "gas"]
+    table = pd.concat([table.assign(mask_type=k) for k in kinds], ignore_index=True)
+    folds = make_folds("mask_type", table)
+    assert len(folds) == len(kinds)
+    for (train, test), kind in zip(folds, sorted(kinds)):
+        assert set(table["mask_type"].iloc[test]) == {kind}
+        assert kind not in set(table["mask_type"].iloc[train])
+        assert not set(table["subject"].iloc[train]) & set(table["subject"].iloc[test])
+    with pytest.raises(MaskferError, match="needs masked data"):
+        make_folds("mask_type", synthetic_table())
