@@ -27,7 +27,7 @@ def test_data_info_counts_and_names_skipped_and_corrupt_files(kdef_like):
     (kdef_like / "KDEF" / "AM02" / "AM02NES.JPG").write_bytes(b"\xff\xd8\xff broken")
     result = run("data", "info", kdef_like)
     assert result.exit_code == 0, result.output
-    assert "140 images" in result.output and "10 subjects" in result.output
+    assert "140 images" in result.output and "10 subjects" in result.output and "F01:14" in result.output
     assert "misnamed" in result.output and "AM02NES.JPG" in result.output
     assert "half_left" in result.output
 

@@ -134,3 +134,12 @@ def test_mask_command_writes_table_and_contact_sheets(tmp_path):
     assert (out / "contact_surgical.png").exists() and (out / "contact_gas.png").exists()
     bad = CliRunner().invoke(app, ["mask", str(shared("kdef-sample")), "--types", "scarf", "--out", str(out)])
     assert bad.exit_code == 2 and "unknown mask type 'scarf'" in bad.output
+
+
+def test_landmarks_are_found_on_a_face_that_already_wears_a_mask(tcep_face):
+    face = find_faces(tcep_face)[0]
+    for kind in ("surgical", "black"):
+        again = find_faces(draw_mask(tcep_face, face, kind, 0).image)
+        assert again, kind
+        eyes = [33, 263]  # the eyes stay visible, so they must land where they were
+        assert np.abs(again[0].landmarks[eyes, :2] - face.landmarks[eyes, :2]).max() < 8, kind

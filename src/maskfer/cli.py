@@ -123,7 +123,8 @@ def data_info(
     per_subject = table["subject"].value_counts()
     if not per_subject.empty:
         console.print(f"per subject: {len(per_subject)} subjects, {per_subject.min()} to {per_subject.max()} images each "
-                      f"(median {int(per_subject.median())})")
+                      f"(median {int(per_subject.median())}): "
+                      + " ".join(f"{name}:{count}" for name, count in per_subject.sort_index().items()), highlight=False)
     for reason, count in Counter(s.reason for s in dataset.skipped).most_common():
         console.print(f"skipped {count}: {reason}")
     for s in dataset.skipped[:50]:
@@ -172,10 +173,11 @@ def features(
         dataset = read_dataset(path, layout)
         with Progress(console=errors, transient=True) as progress:
             task = progress.add_task("features", total=len(dataset.table))
-            result = table_features(dataset.table, config, _cache(cache_dir, False), lambda n: progress.advance(task, n))
+            cache = _cache(cache_dir, False)
+            result = table_features(dataset.table, config, cache, lambda n: progress.advance(task, n))
     for line in result.errors:
         errors.print(f"unreadable {line}", highlight=False, soft_wrap=True)
-    console.print(f"{result.X.shape[0]} x {result.X.shape[1]} features, key {result.key}, cached in {_cache(cache_dir, False).root}")
+    console.print(f"{result.X.shape[0]} x {result.X.shape[1]} features, key {result.key}, cached in {cache.root}")
 
 
 @app.command()

@@ -7,6 +7,7 @@ killed halfway leaves either a whole entry or none, and the next run resumes fro
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -74,8 +75,6 @@ class Cache:
     def save_arrays(self, kind: str, key: str, **arrays: np.ndarray) -> None:
         if not self.enabled:
             return
-        import io
-
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         atomic_write_bytes(self._path(kind, key, ".npz"), buffer.getvalue())
