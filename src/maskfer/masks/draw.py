@@ -67,6 +67,12 @@ def _outline(face: Face, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
     height = np.linalg.norm(points[CHIN] - points[NOSE_BRIDGE]) + 1e-6
     # Downward only, so jitter can never bring the edge up over the eyes.
     top = points[TOP_EDGE] + [rng.uniform(-0.02, 0.02) * height, rng.uniform(0.0, 0.03) * height]
+    # Keep the edge below every eye and brow landmark near it (small or turned faces put the
+    # lower eyelid close to the cheek points the edge runs through).
+    guard = points[MUST_NOT_COVER]
+    near = np.abs(top[:, None, 0] - guard[None, :, 0]) < 0.15 * height
+    floor = np.where(near, guard[None, :, 1] + 0.05 * height, -np.inf).max(axis=1)
+    top[:, 1] = np.maximum(top[:, 1], floor)
     lower = points[LOWER_EDGE].copy()
     # Wrap a little under the chin: push points below the lower lip further down.
     below_lip = np.clip((lower[:, 1] - points[LOWER_LIP, 1]) / (points[CHIN, 1] - points[LOWER_LIP, 1] + 1e-6), 0, 1)
@@ -151,6 +157,12 @@ def draw_mask(image: np.ndarray, face: Face, kind: str = "surgical", seed: int =
     face_size *= scale
     region = np.zeros(crop.shape[:2], np.uint8)
     cv2.fillPoly(region, [np.round(polygon * 4).astype(np.int32)], 255, cv2.LINE_AA, shift=2)
+    # On a turned head the nose tip and the far mouth corner stand out past the far cheek's
+    # outline; the mask tents over them, so the covered region takes in their hull too.
+    core = face.landmarks[MUST_COVER, :2].astype(np.float64)
+    core = core.mean(axis=0) + (core - core.mean(axis=0)) * 1.12
+    hull = cv2.convexHull(np.round((core - offset) * scale * 4).astype(np.int32))
+    cv2.fillConvexPoly(region, hull, 255, cv2.LINE_AA, shift=2)
     region = np.where(region > 127, 255, 0).astype(np.uint8)
     canvas = np.zeros_like(crop)
     extra = np.zeros(crop.shape[:2], np.uint8)  # parts drawn outside the outline (loops, cartridges)
