@@ -143,3 +143,13 @@ def test_landmarks_are_found_on_a_face_that_already_wears_a_mask(tcep_face):
         assert again, kind
         eyes = [33, 263]  # the eyes stay visible, so they must land where they were
         assert np.abs(again[0].landmarks[eyes, :2] - face.landmarks[eyes, :2]).max() < 8, kind
+
+
+def test_a_grey_photo_gets_a_grey_mask(tcep_face):
+    grey = np.repeat(cv2.cvtColor(tcep_face, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+    face = find_faces(grey)[0]
+    for seed in range(3):
+        masked = draw_mask(grey, face, "cloth", seed).image
+        assert np.array_equal(masked[..., 0], masked[..., 1]) and np.array_equal(masked[..., 1], masked[..., 2])
+    coloured = draw_mask(tcep_face, find_faces(tcep_face)[0], "cloth", 0).image
+    assert not np.array_equal(coloured[..., 0], coloured[..., 1])

@@ -232,6 +232,9 @@ def draw_mask(image: np.ndarray, face: Face, kind: str = "surgical", seed: int =
     if kind == "inpaint":
         alpha = coverage = region
     layer = np.clip(canvas, 0, 255).astype(np.uint8)
+    if np.array_equal(full_crop[..., 0], full_crop[..., 1]) and np.array_equal(full_crop[..., 1], full_crop[..., 2]):
+        # A grey photo gets a grey mask: a coloured one would be a cue no real photo has.
+        layer = cv2.cvtColor(cv2.cvtColor(layer, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
     if scale < 1:
         size = (full_crop.shape[1], full_crop.shape[0])
         layer = cv2.resize(layer, size, interpolation=cv2.INTER_LINEAR)
