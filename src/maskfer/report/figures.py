@@ -98,9 +98,11 @@ def svm_grid(sweep: dict) -> Figure:
         for p in points:
             if p["params"]["kernel"] == kernel:
                 grid[cs.index(p["params"]["C"]), gammas.index(p["params"]["gamma"])] = p["summary"]["val_accuracy"]["mean"]
-        ax.imshow(grid, cmap="viridis", vmin=np.nanmin(grid), vmax=np.nanmax(grid))
+        low, high = np.nanmin(grid), np.nanmax(grid)
+        ax.imshow(grid, cmap="viridis", vmin=low, vmax=high)
         for i, j in np.ndindex(grid.shape):
-            ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8, color="white")
+            bright = grid[i, j] > (low + high) / 2  # viridis is light at the top: dark text there
+            ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8, color="black" if bright else "white")
         ax.set_xticks(range(len(gammas)), [str(g) for g in gammas], fontsize=7)
         ax.set_yticks(range(len(cs)), [str(c) for c in cs], fontsize=7)
         ax.set_xlabel("gamma")
