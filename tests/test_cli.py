@@ -121,3 +121,12 @@ def test_reproduce_with_masks_compares_masked_unmasked_and_held_out_types(tmp_pa
     assert [r["config"]["protocol"] for r in record["held_out_masks"]] == ["mask_type"] * 2
     report = (out / "report.md").read_text()
     assert "## Masked versus unmasked" in report and "## Held-out mask types" in report
+
+
+def test_features_command_computes_then_reads_the_cache(kdef_like, tmp_path):
+    first = run("features", kdef_like, "--size", "16", "--cache-dir", tmp_path / "cache")
+    assert first.exit_code == 0, first.output
+    assert "140 x 768 features" in first.output
+    assert list((tmp_path / "cache" / "pixels").rglob("*.npz"))
+    again = run("features", kdef_like, "--size", "16", "--cache-dir", tmp_path / "cache")
+    assert again.output.split("key ")[1].split(",")[0] == first.output.split("key ")[1].split(",")[0]

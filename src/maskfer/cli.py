@@ -76,6 +76,16 @@ def _names(text: str, valid, what: str, presets: dict[str, tuple] | None = None)
     return names
 
 
+def _dataset_features(path, layout, subject_regex, pixels, cache, progress):
+    """Read a dataset and its features, advancing a progress bar; returns (task, features)."""
+    from maskfer.data import read_dataset
+    from maskfer.evaluation.experiment import table_features
+
+    dataset = read_dataset(path, layout, subject_regex)
+    task = progress.add_task("features", total=len(dataset.table))
+    return task, table_features(dataset.table, pixels, cache, lambda n: progress.advance(task, n))
+
+
 JOBS = typer.Option(1, "--jobs", "-j", help="Parallel local workers.")
 SCHEDULER = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:port) to run on.")
 CLUSTER = typer.Option("none", "--cluster", help="'local' starts a Dask LocalCluster with --jobs workers.")
@@ -164,17 +174,12 @@ def features(
     """Compute (or read from the cache) the study's pixel features for a dataset."""
     from rich.progress import Progress
 
-    from maskfer.data import read_dataset
-    from maskfer.evaluation.experiment import table_features
     from maskfer.features.pixels import PixelConfig
 
     with user_errors():
-        config = PixelConfig(size=size, color=color)
-        dataset = read_dataset(path, layout)
+        cache = _cache(cache_dir, False)
         with Progress(console=errors, transient=True) as progress:
-            task = progress.add_task("features", total=len(dataset.table))
-            cache = _cache(cache_dir, False)
-            result = table_features(dataset.table, config, cache, lambda n: progress.advance(task, n))
+            _, result = _dataset_features(path, layout, None, PixelConfig(size=size, color=color), cache, progress)
     for line in result.errors:
         errors.print(f"unreadable {line}", highlight=False, soft_wrap=True)
     console.print(f"{result.X.shape[0]} x {result.X.shape[1]} features, key {result.key}, cached in {cache.root}")
@@ -255,8 +260,7 @@ def evaluate(
     """Cross-validate one model under one protocol."""
     from rich.progress import Progress
 
-    from maskfer.data import read_dataset
-    from maskfer.evaluation.experiment import ExperimentConfig, evaluate as run_evaluate, save_result, table_features
+    from maskfer.evaluation.experiment import ExperimentConfig, evaluate as run_evaluate, save_result
     from maskfer.features.augment import AugmentConfig
     from maskfer.features.pixels import PixelConfig
 
@@ -264,10 +268,8 @@ def evaluate(
         config = ExperimentConfig(model=model, params=_parse_params(param), protocol=protocol, n_splits=folds, seed=seed,
                                   pixels=PixelConfig(size, color), augment=AugmentConfig(fraction=augment, seed=seed))
         compute, cache = _compute(jobs, scheduler, cluster), _cache(cache_dir, no_cache)
-        dataset = read_dataset(path, layout, subject_regex)
         with Progress(console=errors, transient=True) as progress:
-            task = progress.add_task("features", total=len(dataset.table))
-            feats = table_features(dataset.table, config.pixels, cache, lambda n: progress.advance(task, n))
+            task, feats = _dataset_features(path, layout, subject_regex, config.pixels, cache, progress)
             progress.update(task, description=f"{model} folds", completed=0, total=folds)
             result = run_evaluate(feats, config, cache, compute, on_fold=lambda: progress.advance(task))
     s = result["summary"]
@@ -289,23 +291,21 @@ def sweep(
     seed: int = typer.Option(0, "--seed"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the sweep JSON here."),
     layout: str = LAYOUT,
+    subject_regex: Optional[str] = SUBJECT_REGEX,
     jobs: int = JOBS, scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER,
     cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
     """Run one of the study's hyper-parameter sweeps, in parallel or on a Dask cluster."""
     from rich.progress import Progress
 
-    from maskfer.data import read_dataset
-    from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many, save_result, table_features
+    from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many, save_result
     from maskfer.evaluation.sweeps import sweep_configs, sweep_result
 
     with user_errors():
         configs = sweep_configs(name, ExperimentConfig(protocol=protocol, n_splits=folds, seed=seed), quick)
         compute, cache = _compute(jobs, scheduler, cluster), _cache(cache_dir, no_cache)
-        dataset = read_dataset(path, layout)
         with Progress(console=errors, transient=True) as progress:
-            task = progress.add_task("features", total=len(dataset.table))
-            feats = table_features(dataset.table, configs[0].pixels, cache, lambda n: progress.advance(task, n))
+            task, feats = _dataset_features(path, layout, subject_regex, configs[0].pixels, cache, progress)
             progress.update(task, description=f"{name}", completed=0, total=len(configs) * folds)
             result = sweep_result(name, configs, evaluate_many(feats, configs, cache, compute, lambda: progress.advance(task)))
     for point in result["points"]:

@@ -1,7 +1,8 @@
 """Cross-validation of one model under one protocol, as the study scored it, with every fold cached.
 
-`evaluate(table, config)` reads (or computes) the features, makes the protocol's folds, fits
-the model on each training fold (augmented if asked) and scores both sides. Each fold's
+`table_features(table)` reads (or computes) the features; `evaluate(features, config)` makes
+the protocol's folds, fits the model on each training fold (augmented if asked) and scores both
+sides. Each fold's
 scores are cached by the features' content, the config and the fold, so an interrupted run
 resumes and a repeated run is instant. The result is one JSON-ready dict that carries its
 config.
@@ -94,7 +95,7 @@ def fit_and_score_fold(X, y, train, test, model: str, params: dict, augment: Aug
     train_pred = estimator.predict(X[train])
     return {
         "n_train": int(len(y_train)), "n_test": int(len(test)),
-        **{k: v for k, v in scores(y[train], train_pred, "train_").items() if k == "train_accuracy"},
+        "train_accuracy": float(np.mean(train_pred == y[train])),
         **scores(y[test], predicted, "val_"),
         "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
         "val_index": np.asarray(test).tolist(), "val_pred": np.asarray(predicted).tolist(),
@@ -135,13 +136,14 @@ def evaluate_many(features: Features, configs: list[ExperimentConfig], cache: Ca
         config, (train, test) = configs[c], plans[c][0][i]
         tasks.append((features.X, features.y, train, test, config.model, config.params, config.augment, config.pixels.shape))
     run_tasks(fit_and_score_fold, tasks, compute, on_result=store)
+    data = describe_data(features)
     return [
         {
             "maskfer_version": maskfer.__version__,
             "kind": "cross_validation",
             "config": config.to_dict(),
             "protocol_description": PROTOCOLS[config.protocol],
-            "data": describe_data(features),
+            "data": data,
             "folds": cached,
             "summary": {**summarize(cached), **accuracy_by(features, cached, "mask_type")},
         }

@@ -54,9 +54,10 @@ def mask_seed(base: int, source: str, kind: str) -> int:
     return int.from_bytes(digest, "little")
 
 
-def cached_faces(ref: str, image: np.ndarray, max_faces: int, crop_fallback: bool, cache: Cache) -> list[Face]:
-    """Faces of one photo, from the cache when this content was seen before."""
-    key = stable_key("faces", content_hash(ref), max_faces, crop_fallback, image.shape)
+def cached_faces(image: np.ndarray, max_faces: int, crop_fallback: bool, cache: Cache) -> list[Face]:
+    """Faces of one photo, from the cache when these pixels were seen before."""
+    pixels = hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest()
+    key = stable_key("faces", pixels, image.shape, max_faces, crop_fallback)
     hit = cache.load_arrays("faces", key)
     if hit is not None:
         return [Face(lm, tuple(int(v) for v in box), *map(float, pose), source=str(source), score=float(score))
@@ -94,7 +95,7 @@ def mask_photo(row: dict, config: MaskingConfig, out: Path, cache: Cache) -> lis
         image = read_image(row["path"])
     except ImageError as exc:
         return failed(exc.reason)
-    faces = cached_faces(row["path"], image, config.max_faces, config.crop_fallback, cache)
+    faces = cached_faces(image, config.max_faces, config.crop_fallback, cache)
     if not faces:
         return failed("no face found")
     faces = faces[:1] if config.largest else faces

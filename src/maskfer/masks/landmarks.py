@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -90,8 +91,6 @@ def _crop_model():
             import mediapipe
         except ImportError as exc:
             raise LandmarkError(f"face landmarks need mediapipe==0.10.21 (pip install 'mediapipe==0.10.21'): {exc}") from None
-        from pathlib import Path
-
         _local.crop_model = cv2.dnn.readNetFromTFLite(str(Path(mediapipe.__file__).parent / "modules/face_landmark/face_landmark.tflite"))
     return _local.crop_model
 
