@@ -39,6 +39,9 @@ def test_data_info_counts_and_names_skipped_and_corrupt_files(kdef_like):
     (("reproduce", "--data", "/no/such/folder"), "needs a labelled face-expression dataset"),
     (("reproduce", "--data", "{data}", "--models", "svm,nope"), "unknown model 'nope'"),
     (("report", "{data}/missing.json"), "not a readable results file"),
+    (("reproduce", "--data", "{data}", "--models", "resnet18", "--weights", "{data}/none.pth", "--sweeps", "none",
+      "--augment", "0", "--size", "32"), "weights file not found"),
+    (("reproduce", "--data", "{data}", "--crop", "tight"), "unknown crop 'tight'; valid:"),
 ])
 def test_bad_input_is_one_line_and_exit_2(kdef_like, args, message):
     result = run(*[a.format(data=kdef_like) for a in args])
@@ -130,3 +133,16 @@ def test_features_command_computes_then_reads_the_cache(kdef_like, tmp_path):
     assert list((tmp_path / "cache" / "pixels").rglob("*.npz"))
     again = run("features", kdef_like, "--size", "16", "--cache-dir", tmp_path / "cache")
     assert again.output.split("key ")[1].split(",")[0] == first.output.split("key ")[1].split(",")[0]
+
+
+def test_reproduce_trains_a_cnn_and_draws_its_training_curves(kdef_like, tmp_path):
+    out = tmp_path / "cnn"
+    result = run("reproduce", "--data", kdef_like, "--models", "naive_bayes,resnet18_scratch", "--sweeps", "none",
+                 "--augment", "0", "--protocols", "subject", "--folds", "2", "--size", "32", "--epochs", "2",
+                 "--max-batches", "1", "--out", out)
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "results.json").read_text())
+    cnn = next(r for r in record["models"] if r["config"]["model"] == "resnet18_scratch")
+    assert cnn["config"]["params"] == {"device": "cpu", "epochs": 2, "max_batches": 1}  # the config is in the result
+    assert len(cnn["summary"]["history"]) == 2
+    assert "Training curves" in (out / "report.md").read_text() and (out / "figures" / "training_curves.png").exists()

@@ -321,7 +321,7 @@ def reproduce(
     out: Path = typer.Option(Path("maskfer-report"), "--out", "-o", help="Folder for results.json, report.html, report.md."),
     quick: bool = typer.Option(False, "--quick", help="Reduced sweeps; augmentation compared on two fast models."),
     protocols: str = typer.Option("random,subject", "--protocols", help="Comma-separated protocols."),
-    models_: str = typer.Option("study", "--models", help="'study' (the six), 'all', or comma-separated names."),
+    models_: str = typer.Option("study", "--models", help="'study' (the six classical), 'cnn', 'all', or comma-separated names."),
     sweeps: str = typer.Option("all", "--sweeps", help="'all', 'none', or comma-separated sweep names."),
     augment: float = typer.Option(0.25, "--augment", help="Fraction of training images augmented (0 turns it off)."),
     masks: str = typer.Option("none", "--masks", help="'none', 'all', or comma-separated mask types to draw first."),
@@ -331,30 +331,45 @@ def reproduce(
     seed: int = typer.Option(0, "--seed"),
     size: int = typer.Option(64, "--size"),
     color: str = typer.Option("rgb", "--color"),
+    crop: str = typer.Option("full", "--crop", help="'full' (the study's) or 'aligned' (face-aligned crops)."),
     layout: str = LAYOUT,
     subject_regex: Optional[str] = SUBJECT_REGEX,
+    device: str = typer.Option("cpu", "--device", help="CNNs: 'cpu' or 'cuda'."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="CNNs: epochs (default the study's 30)."),
+    max_batches: Optional[int] = typer.Option(None, "--max-batches", help="CNNs: at most this many batches per epoch (smoke runs)."),
+    weights: str = typer.Option("imagenet", "--weights", help="ImageNet ResNet18 checkpoint file for `resnet18` (default: torch's download)."),
+    aligned_size: int = typer.Option(0, "--aligned-size", help="Also run the CNNs on face-aligned crops of this size."),
     jobs: int = JOBS, scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER,
     cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
-    """Run the study's whole classical experiment and write its report."""
+    """Run the study's whole experiment (classical models and CNNs) and write its report."""
     from maskfer.evaluation.protocols import PROTOCOLS
     from maskfer.evaluation.sweeps import SWEEPS
     from maskfer.features.pixels import PixelConfig
     from maskfer.masks.draw import MASK_TYPES
-    from maskfer.models.registry import list_models
+    from maskfer.models.registry import DEEP, list_models
     from maskfer.study import STUDY_MODELS, StudyConfig, reproduce as run_reproduce
 
     if not data.exists():
         errors.print(f"[bold red]error:[/] {data}: no such folder. {DATA_HINT}.", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     with user_errors():
+        chosen = _names(models_, list_models(), "model", {"study": STUDY_MODELS, "cnn": tuple(DEEP), "all": tuple(list_models())})
+        if models_ in ("all", "cnn") and weights == "imagenet" and "resnet18" in chosen:
+            from maskfer.models.backbones import imagenet_available
+
+            if not imagenet_available("resnet18"):
+                chosen = tuple(m for m in chosen if m != "resnet18")
+                errors.print("note: resnet18 (ImageNet) left out: no ImageNet ResNet18 weights on this machine and no "
+                             "--weights PATH; resnet18_scratch runs instead", highlight=False)
+        cnn = {"device": device, **({"epochs": epochs} if epochs else {}), **({"max_batches": max_batches} if max_batches else {})}
         study = StudyConfig(
             data=str(data), layout=layout, subject_regex=subject_regex, sample=sample, sample_with_replacement=sample_replace,
             protocols=_names(protocols, PROTOCOLS, "protocol"),
-            models=_names(models_, list_models(), "model", {"study": STUDY_MODELS, "all": tuple(list_models())}),
+            models=chosen, cnn=cnn, resnet18_weights=weights, aligned_size=aligned_size,
             sweeps=_names(sweeps, SWEEPS, "sweep", {"all": tuple(SWEEPS), "none": ()}),
             masks=_names(masks, MASK_TYPES, "mask type", {"all": MASK_TYPES, "none": ()}),
-            augment_fraction=augment, quick=quick, n_splits=folds, seed=seed, pixels=PixelConfig(size, color),
+            augment_fraction=augment, quick=quick, n_splits=folds, seed=seed, pixels=PixelConfig(size, color, crop),
         )
         record = run_reproduce(study, out, _cache(cache_dir, no_cache), _compute(jobs, scheduler, cluster))
     for p in study.protocols:

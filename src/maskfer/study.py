@@ -9,7 +9,7 @@ parallel with every fold cached -> one results file -> the report.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -26,7 +26,7 @@ from maskfer.evaluation.sweeps import QUICK_SWEEPS, SWEEPS, sweep_configs, sweep
 from maskfer.features.augment import AugmentConfig
 from maskfer.features.cache import Cache, atomic_write_json, stable_key
 from maskfer.features.pixels import PixelConfig
-from maskfer.models.registry import MODELS
+from maskfer.models.registry import MODELS, is_deep
 
 STUDY_MODELS = ("naive_bayes", "logreg", "random_forest", "kmeans", "svm", "svm_poly")
 QUICK_AUGMENT_MODELS = ("naive_bayes", "random_forest")
@@ -52,6 +52,9 @@ class StudyConfig:
     n_splits: int = 5
     seed: int = 0
     pixels: PixelConfig = PixelConfig()
+    cnn: dict = field(default_factory=dict)  # parameters for every CNN (epochs, device, max_batches, ...)
+    resnet18_weights: str = "imagenet"  # an ImageNet ResNet18 checkpoint file, or "imagenet" (torch's download)
+    aligned_size: int = 0  # > 0: the CNNs also run on face-aligned crops of this size, for comparison
 
     def __post_init__(self):
         for p in self.protocols:
@@ -66,13 +69,25 @@ class StudyConfig:
             check_name("mask type", m, MASK_TYPES)
 
     def experiment(self, **changes) -> ExperimentConfig:
+        model = changes.get("model")
+        if model and is_deep(model) and "+" not in model:
+            params = dict(self.cnn)
+            if model == "resnet18":
+                params["weights"] = self.resnet18_weights
+            changes["params"] = {**params, **changes.get("params", {})}
         return ExperimentConfig(n_splits=self.n_splits, seed=self.seed, pixels=self.pixels, **changes)
 
     @property
     def augmented_models(self) -> tuple[str, ...]:
+        # The CNNs are left out by default: each augmented CNN run costs as much as the study's whole classical part.
         if self.augment_models is not None:
             return self.augment_models
-        return tuple(m for m in QUICK_AUGMENT_MODELS if m in self.models) if self.quick else self.models
+        classical = tuple(m for m in self.models if not is_deep(m))
+        return tuple(m for m in QUICK_AUGMENT_MODELS if m in classical) if self.quick else classical
+
+    @property
+    def aligned_pixels(self) -> PixelConfig:
+        return replace(self.pixels, size=self.aligned_size, crop="aligned")
 
 
 def plan(study: StudyConfig) -> list[tuple[str, dict, list[ExperimentConfig]]]:
@@ -92,6 +107,13 @@ def plan(study: StudyConfig) -> list[tuple[str, dict, list[ExperimentConfig]]]:
         for model in study.models:
             entries.append(("held_out_masks", {"model": model}, [study.experiment(model=model, protocol="mask_type")]))
     return entries
+
+
+def plan_aligned(study: StudyConfig) -> list[tuple[str, dict, list[ExperimentConfig]]]:
+    """The CNNs again on face-aligned crops (`aligned_size`), for the input comparison."""
+    pixels = study.aligned_pixels
+    return [("aligned", {"model": m, "protocol": p}, [replace(study.experiment(model=m, protocol=p), pixels=pixels)])
+            for p in study.protocols for m in study.models if is_deep(m)]
 
 
 def plan_unmasked(study: StudyConfig) -> list[tuple[str, dict, list[ExperimentConfig]]]:
@@ -176,6 +198,10 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
         if study.masks:
             plain_features = table_features(plain, study.pixels, cache, on_chunk=advance)
             sections += _run(plan_unmasked(study), plain_features, cache, compute, progress, advancer)
+        if study.aligned_size and plan_aligned(study):
+            task = progress.add_task("aligned crops", total=len(main))
+            aligned = table_features(main, study.aligned_pixels, cache, on_chunk=advancer(task, len(main), "aligned crops"))
+            sections += _run(plan_aligned(study), aligned, cache, compute, progress, advancer)
 
     record = {
         "maskfer_version": maskfer.__version__,
@@ -188,7 +214,7 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
             "n_subjects": int(features.table["subject"].nunique()),
         },
         "masking": masking,
-        "models": [], "augmented": [], "sweeps": [], "held_out_masks": [], "unmasked": [],
+        "models": [], "augmented": [], "sweeps": [], "held_out_masks": [], "unmasked": [], "aligned": [],
     }
     for section, labels, configs, results in sections:
         if section == "sweeps":
@@ -202,4 +228,4 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
     return record
 
 
-__all__ = ["QUICK_SWEEPS", "STUDY_MODELS", "StudyConfig", "plan", "plan_unmasked", "reproduce"]
+__all__ = ["QUICK_SWEEPS", "STUDY_MODELS", "StudyConfig", "plan", "plan_aligned", "plan_unmasked", "reproduce"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
 import maskfer
 from maskfer.data.readers import EMOTIONS
@@ -26,7 +27,7 @@ from maskfer.evaluation.protocols import DEFAULT_PROTOCOL, PROTOCOLS, make_folds
 from maskfer.features.augment import AugmentConfig, augment_training_set
 from maskfer.features.cache import Cache, atomic_write_json, stable_key
 from maskfer.features.pixels import PixelConfig, pixel_features
-from maskfer.models.registry import MODELS, create_model
+from maskfer.models.registry import MODELS, create_model, is_deep
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,11 @@ def fit_and_score_fold(X, y, train, test, model: str, params: dict, augment: Aug
     X_train, y_train = augment_training_set(X[train], y[train], shape, augment)
     estimator = create_model(model, **params)
     start = time.perf_counter()
-    estimator.fit(X_train, y_train)
+    if is_deep(model) and not isinstance(estimator, Pipeline):
+        # CNNs score the validation fold after every epoch: the study's training curves.
+        estimator.fit(X_train, y_train, eval_set=(X[test], y[test]))
+    else:
+        estimator.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     predicted = estimator.predict(X[test])
@@ -99,6 +104,7 @@ def fit_and_score_fold(X, y, train, test, model: str, params: dict, augment: Aug
         **scores(y[test], predicted, "val_"),
         "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
         "val_index": np.asarray(test).tolist(), "val_pred": np.asarray(predicted).tolist(),
+        **({"history": estimator.history_} if hasattr(estimator, "history_") else {}),
     }
 
 

@@ -35,4 +35,10 @@ def summarize(folds: list[dict]) -> dict:
     summary["val_confusion"] = np.sum([f["val_confusion"] for f in folds], axis=0).tolist()
     recalls = {e: [f["val_recall"][e] for f in folds if f["val_recall"][e] is not None] for e in EMOTIONS}
     summary["val_recall"] = {e: (float(np.mean(v)) if v else None) for e, v in recalls.items()}
+    if all("history" in f for f in folds):
+        # The per-epoch curves averaged over folds (up to the shortest, if early stopping cut one).
+        epochs = min(len(f["history"]) for f in folds)
+        keys = [k for k in folds[0]["history"][0] if k != "epoch"]
+        summary["history"] = [{"epoch": e + 1, **{k: float(np.mean([f["history"][e][k] for f in folds])) for k in keys}}
+                              for e in range(epochs)]
     return summary

@@ -20,6 +20,8 @@ from maskfer.features.cache import Cache, stable_key
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 COLORS = ("rgb", "gray")
+CROPS = {"full": "the whole image resized (the study's input: its photos are already faces)",
+         "aligned": "a face-aligned crop from the landmarks (eyes level, face centred); the whole image if no face is found"}
 CHUNK = 512
 
 
@@ -29,9 +31,11 @@ class PixelConfig:
 
     size: int = 64
     color: str = "rgb"
+    crop: str = "full"
 
     def __post_init__(self):
         check_name("color", self.color, COLORS)
+        check_name("crop", self.crop, CROPS)
         if not 8 <= self.size <= 1024:
             raise ValueError(f"size must be between 8 and 1024, got {self.size}")
 
@@ -42,7 +46,14 @@ class PixelConfig:
 
 def image_to_pixels(image: np.ndarray, config: PixelConfig = PixelConfig()) -> np.ndarray:
     """One RGB uint8 image -> float32 vector of length size*size*channels in [0, 1]."""
-    small = cv2.resize(image, (config.size, config.size), interpolation=cv2.INTER_AREA)
+    if config.crop == "aligned":
+        from maskfer.features.align import aligned_crop
+        from maskfer.masks.landmarks import find_faces
+
+        faces = find_faces(image, 1, crop_fallback=True)
+        small = aligned_crop(image, faces[0], config.size) if faces else cv2.resize(image, (config.size, config.size), interpolation=cv2.INTER_AREA)
+    else:
+        small = cv2.resize(image, (config.size, config.size), interpolation=cv2.INTER_AREA)
     if config.color == "gray":
         small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)[:, :, None]
     return (small.astype(np.float32) / 255.0).reshape(-1)

