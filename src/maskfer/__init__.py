@@ -9,4 +9,16 @@ __version__ = "0.1.0"
 
 from maskfer.errors import MaskferError  # noqa: E402  (a plain exception class, free to import)
 
-__all__ = ["MaskferError", "__version__"]
+_API = ("detect", "predict", "apply_mask", "FaceResult")
+
+
+def __getattr__(name: str):
+    # The API is imported on first use (PEP 562), so `import maskfer` stays free of OpenCV and MediaPipe.
+    if name in _API:
+        from maskfer.prediction import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'maskfer' has no attribute {name!r}")
+
+
+__all__ = ["FaceResult", "MaskferError", "__version__", "apply_mask", "detect", "predict"]

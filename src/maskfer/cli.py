@@ -398,5 +398,82 @@ def report(
     console.print(f"report: {paths['html']} (and {paths['markdown'].name})")
 
 
+@app.command()
+def predict(
+    paths: list[Path] = typer.Argument(..., help="Images, videos, or folders (searched recursively)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write rows to this .csv or .jsonl (default: JSON lines on stdout)."),
+    annotate: Optional[Path] = typer.Option(None, "--annotate", help="Folder for copies with each face boxed and labelled."),
+    try_mask: Optional[str] = typer.Option(None, "--try-mask", help="Draw this mask type on every face first."),
+    fps: float = typer.Option(1.0, "--fps", help="Video frames sampled per second."),
+    max_faces: int = typer.Option(10, "--max-faces"),
+    model: Optional[Path] = typer.Option(None, "--model", help="An ONNX model file (default: the shipped one)."),
+):
+    """Read the expression of every face in photos, folders and videos; one row per face."""
+    from rich.progress import Progress
+
+    from maskfer.prediction.batch import PredictConfig, expand_inputs, format_rows, predict_files, write_rows
+    from maskfer.prediction.model import load_mask_check, load_model
+
+    with user_errors():
+        config = PredictConfig(fps=fps, max_faces=max_faces, try_mask=try_mask, model=str(model) if model else None)
+        load_model(config.model), load_mask_check()  # a bad model file stops here, before any work
+        files, problems = expand_inputs(paths)
+    for problem in problems:
+        errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+    rows, failed = [], len(problems)
+    with Progress(console=errors, transient=True, disable=len(files) < 2) as progress:
+        task = progress.add_task("predicting", total=len(files))
+        for file_rows, problem in predict_files(files, config, annotate, lambda _: progress.advance(task)):
+            if problem:
+                failed += 1
+                errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+            rows += file_rows
+            if out is None:
+                typer.echo(format_rows(file_rows, "jsonl"), nl=False)
+    if out is not None:
+        write_rows(rows, out)
+    faces = sum(r["status"] == "ok" for r in rows)
+    errors.print(f"{len(files) - failed + len(problems)} of {len(files)} files read, {faces} faces"
+                 + (f", written to {out}" if out else "") + (f"; {failed} problems" if failed else ""), highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("maskfer-demo"), "--out", "-o", help="Folder for index.html and contact-sheet.png."),
+):
+    """Draw the seven masks on a public-domain portrait that ships with scikit-image and read each version."""
+    from maskfer.prediction.demo import run_demo
+
+    with user_errors():
+        summary = run_demo(out)
+    for version, result in summary.items():
+        console.print(f"{version:10s} -> {result['expression']:10s} (mask detected: {'yes' if result['mask'] else 'no'})", highlight=False)
+    console.print(f"page: {(out / 'index.html').resolve()}  contact sheet: {out / 'contact-sheet.png'}", soft_wrap=True)
+
+
+@app.command("train-default")
+def train_default(
+    data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder holding fer2013/, tcep/ and ckplus/."),
+    out: Path = typer.Option(Path("maskfer-model"), "--out", "-o", help="Folder for the ONNX model, mask check and training log."),
+    epochs: int = typer.Option(24, "--epochs"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many photos per dataset (smoke runs)."),
+    jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
+):
+    """Train the shipped model (expression CNN exported to ONNX, and the mask-worn check) from scratch."""
+    from maskfer.models.default import DefaultModelConfig, train_default as run_training, train_mask_check
+
+    with user_errors():
+        config = DefaultModelConfig(data=str(data), epochs=epochs, limit=limit)
+        cache = _cache(cache_dir, no_cache)
+        record = run_training(config, out, cache, jobs, progress=lambda m: errors.print(m, highlight=False))
+        check = train_mask_check(config, out, cache, jobs)
+    console.print(f"model: {out / 'maskfer-expression.onnx'} (validation accuracy "
+                  f"{100 * record['history'][-1]['val_accuracy']:.1f}%), mask check: {out / 'mask-check.json'} (validation "
+                  f"accuracy {100 * check['metadata']['validation_accuracy']:.1f}%), {record['seconds']:.0f} s. "
+                  "To ship it, copy both into src/maskfer/models/weights/.", highlight=False)
+
+
 if __name__ == "__main__":  # python -m maskfer.cli
     app()

@@ -95,6 +95,29 @@ def _crop_model():
     return _local.crop_model
 
 
+def _landmarks_in_roi(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, float]:
+    """Run the 468-point model on the 192x192 window that the 2x3 `matrix` cuts from the image.
+
+    Returns the landmarks in image pixels (z in the same scale) and the model's face-presence
+    probability.
+    """
+    window = cv2.warpAffine(image, matrix, (192, 192), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    net = _crop_model()
+    net.setInput((window.astype(np.float32) / 255.0).transpose(2, 0, 1)[None])
+    flag, raw = net.forward(["conv2d_31", "conv2d_21"])
+    points = raw.reshape(468, 3).astype(np.float32)
+    inverse = cv2.invertAffineTransform(matrix)
+    xy = points[:, :2] @ inverse[:, :2].T + inverse[:, 2]
+    z = points[:, 2] * float(np.sqrt(abs(np.linalg.det(inverse[:, :2]))))
+    return np.column_stack([xy, z]).astype(np.float32), float(1 / (1 + np.exp(-float(flag.ravel()[0]))))
+
+
+def _face_from_points(points: np.ndarray, width: int, height: int, source: str, score: float) -> Face:
+    x0, y0 = np.floor(points[:, :2].min(axis=0)).astype(int)
+    x1, y1 = np.ceil(points[:, :2].max(axis=0)).astype(int)
+    return Face(points, (int(x0), int(y0), int(x1), int(y1)), *head_pose(points, width, height), source=source, score=score)
+
+
 def crop_landmarks(image: np.ndarray) -> Face:
     """Landmarks of an image that *is* a face crop (FER2013, CK+ 48x48), without face detection.
 
@@ -103,19 +126,53 @@ def crop_landmarks(image: np.ndarray) -> Face:
     padded to the framing it was trained on. `score` says how face-like the model found it.
     """
     height, width = image.shape[:2]
-    border = int(round(CROP_PAD * max(height, width)))
-    padded = cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_REPLICATE)
-    side = padded.shape[0]
-    square = cv2.resize(padded, (192, 192), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0
-    net = _crop_model()
-    net.setInput(square.transpose(2, 0, 1)[None])
-    flag, raw = net.forward(["conv2d_31", "conv2d_21"])
-    points = raw.reshape(468, 3).astype(np.float32) * np.float32([padded.shape[1] / 192, side / 192, padded.shape[1] / 192])
-    points[:, :2] -= border
-    x0, y0 = np.floor(points[:, :2].min(axis=0)).astype(int)
-    x1, y1 = np.ceil(points[:, :2].max(axis=0)).astype(int)
-    score = float(1 / (1 + np.exp(-float(flag.ravel()[0]))))
-    return Face(points, (int(x0), int(y0), int(x1), int(y1)), *head_pose(points, width, height), source="crop", score=score)
+    side = (1 + 2 * CROP_PAD) * max(height, width)
+    scale = 192 / side
+    matrix = np.array([[scale, 0, 96 - scale * width / 2], [0, scale, 96 - scale * height / 2]], dtype=np.float64)
+    points, score = _landmarks_in_roi(image, matrix)
+    return _face_from_points(points, width, height, "crop", score)
+
+
+def _detector():
+    """MediaPipe's full-range face detector (faces up to about 5 m away), one per thread."""
+    if not hasattr(_local, "detector"):
+        try:
+            from mediapipe.python.solutions import face_detection
+        except ImportError as exc:
+            raise LandmarkError(f"face detection needs mediapipe==0.10.21 (pip install 'mediapipe==0.10.21'): {exc}") from None
+        _local.detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+    return _local.detector
+
+
+def detect_faces(image: np.ndarray, max_faces: int = 10, min_score: float = 0.5) -> list[Face]:
+    """Every face in a photo, largest first: full-range detection, then the 468 landmarks of each.
+
+    The face mesh's own detector (`find_faces`) is short-range: it suits posed datasets, where
+    the face fills the frame, but misses faces under about 100 pixels and most faces in a group
+    photo. Here MediaPipe's full-range detector finds the faces (down to about 48 pixels), and
+    the same landmark model runs on each face's window, rotated so the eyes are level, as the
+    mesh pipeline does.
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise MaskferError(f"expected an RGB uint8 image, got shape {image.shape} dtype {image.dtype}")
+    height, width = image.shape[:2]
+    result = _detector().process(np.ascontiguousarray(image))
+    faces = []
+    for detection in result.detections or []:
+        if detection.score[0] < min_score:
+            continue
+        box = detection.location_data.relative_bounding_box
+        keys = detection.location_data.relative_keypoints
+        right_eye = np.array([keys[0].x * width, keys[0].y * height])  # the person's right eye: image left
+        left_eye = np.array([keys[1].x * width, keys[1].y * height])
+        angle = np.degrees(np.arctan2(*(left_eye - right_eye)[::-1]))
+        centre = (box.xmin * width + box.width * width / 2, box.ymin * height + box.height * height / 2)
+        side = 1.5 * max(box.width * width, box.height * height)  # MediaPipe's window around a detection
+        matrix = cv2.getRotationMatrix2D(centre, angle, 192 / side)
+        matrix[:, 2] += np.array([96, 96]) - np.array(centre)
+        points, _ = _landmarks_in_roi(image, matrix)
+        faces.append(_face_from_points(points, width, height, "detector", float(detection.score[0])))
+    return sorted(faces, key=lambda f: f.area, reverse=True)[:max_faces]
 
 
 def head_pose(points: np.ndarray, width: int, height: int) -> tuple[float, float, float]:

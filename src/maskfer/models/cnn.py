@@ -58,6 +58,14 @@ def _check_common(backbone: str, weights: str, device: str):
     return resolve_device(device)
 
 
+def _random_shift(batch: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image moved by up to `pixels` in x and y (edges replicated)."""
+    side = batch.shape[-1]
+    padded = torch.nn.functional.pad(batch, (pixels,) * 4, mode="replicate")
+    offsets = torch.randint(0, 2 * pixels + 1, (len(batch), 2), generator=generator).tolist()
+    return torch.stack([padded[i, :, dy:dy + side, dx:dx + side] for i, (dy, dx) in enumerate(offsets)])
+
+
 class CNNClassifier(ClassifierMixin, BaseEstimator):
     """A backbone fine-tuned end to end with a new head. Defaults are the study's: batch 60, 30 epochs.
 
@@ -69,7 +77,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, backbone: str = "resnet18", weights: str = "imagenet", epochs: int = 30, batch_size: int = 60,
                  optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0, schedule: str = "none",
                  early_stopping: int | None = None, max_batches: int | None = None, augment_flip: bool = False,
-                 device: str = "cpu", threads: int | None = None, random_state: int = 0, verbose: bool = False):
+                 augment_shift: int = 0, device: str = "cpu", threads: int | None = None, random_state: int = 0, verbose: bool = False):
         self.backbone = backbone
         self.weights = weights
         self.epochs = epochs
@@ -81,6 +89,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.max_batches = max_batches
         self.augment_flip = augment_flip
+        self.augment_shift = augment_shift
         self.device = device
         self.threads = threads
         self.random_state = random_state
@@ -121,6 +130,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 if self.augment_flip:  # a mirrored face shows the same expression
                     flip = torch.rand(len(index), generator=generator) < 0.5
                     batch[flip.to(device)] = batch[flip.to(device)].flip(3)
+                if self.augment_shift:  # framing varies a little between detectors and photos
+                    batch = _random_shift(batch, self.augment_shift, generator)
                 logits = model(batch)
                 loss = torch.nn.functional.cross_entropy(logits, target)
                 optimizer.zero_grad()

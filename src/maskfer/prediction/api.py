@@ -1,0 +1,131 @@
+"""The small public API: `detect`, `predict`, `apply_mask`, on any photo with zero, one or many faces.
+
+    import maskfer
+    for face in maskfer.predict("photo.jpg"):
+        print(face.box, face.mask, face.expression, face.probabilities)
+
+An image is a path, a PIL image, or a NumPy array (RGB unless `color="bgr"`, as OpenCV reads).
+Faces come from MediaPipe's face mesh (offline), are aligned by their eyes exactly as the
+training faces were, and are classified in one batch by the shipped ONNX model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from maskfer.data.readers import EMOTIONS
+from maskfer.errors import MaskferError, check_name
+
+COLORS = ("rgb", "bgr")
+MIN_CROP_SCORE = 0.5  # a small image with no detected face counts as a face crop only if the landmark model agrees
+
+
+@dataclass
+class FaceResult:
+    """One face: where it is, its pose, whether it wears a mask, and (from `predict`) its expression."""
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in image pixels
+    landmarks: np.ndarray = field(repr=False)  # 468 x 3 (x, y in pixels; z relative)
+    yaw: float
+    pitch: float
+    roll: float
+    mask: bool
+    mask_probability: float
+    expression: str | None = None
+    probabilities: dict[str, float] | None = None
+
+    def to_dict(self, landmarks: bool = False) -> dict:
+        out = {"box": list(self.box), "yaw": round(self.yaw, 1), "pitch": round(self.pitch, 1), "roll": round(self.roll, 1),
+               "mask": self.mask, "mask_probability": round(self.mask_probability, 4), "expression": self.expression,
+               "probabilities": None if self.probabilities is None else {k: round(v, 4) for k, v in self.probabilities.items()}}
+        if landmarks:
+            out["landmarks"] = np.round(self.landmarks, 1).tolist()
+        return out
+
+
+def load_image(image, color: str = "rgb") -> np.ndarray:
+    """Any accepted image as a contiguous RGB uint8 array."""
+    check_name("color order", color, COLORS)
+    if isinstance(image, (str, Path)):
+        from maskfer.data.images import read_image
+
+        return read_image(str(image))
+    try:
+        from PIL import Image
+
+        if isinstance(image, Image.Image):
+            return np.asarray(image.convert("RGB")).copy()
+    except ImportError:  # pragma: no cover - pillow is a dependency
+        pass
+    if isinstance(image, np.ndarray):
+        array = image
+        if array.ndim == 2:
+            array = np.repeat(array[:, :, None], 3, axis=2)
+        if array.ndim != 3 or array.shape[2] not in (3, 4):
+            raise MaskferError(f"expected an H x W x 3 image array, got shape {image.shape}")
+        if array.dtype != np.uint8:
+            if np.issubdtype(array.dtype, np.floating) and array.size and array.max() <= 1.0:
+                array = array * 255.0
+            array = np.clip(array, 0, 255).astype(np.uint8)
+        array = array[:, :, :3]
+        if color == "bgr":
+            array = array[:, :, ::-1]
+        return np.ascontiguousarray(array)
+    raise MaskferError(f"expected a path, a PIL image or a NumPy array, got {type(image).__name__}")
+
+
+def _faces(image: np.ndarray, max_faces: int):
+    """Faces by the full-range detector; an image of at most CROP_SIDE pixels with none is tried as a face crop."""
+    from maskfer.masks.landmarks import CROP_SIDE, crop_landmarks, detect_faces
+
+    faces = detect_faces(image, max_faces)
+    if not faces and max(image.shape[:2]) <= CROP_SIDE:
+        crop = crop_landmarks(image)
+        faces = [crop] if crop.score >= MIN_CROP_SCORE else []
+    return faces
+
+
+def _crops(image: np.ndarray, faces, size: int) -> np.ndarray:
+    from maskfer.features.align import aligned_crop
+
+    return np.stack([aligned_crop(image, f, size) for f in faces]) if faces else np.zeros((0, size, size, 3), np.uint8)
+
+
+def _results(image: np.ndarray, faces, with_expression: bool, model_path: str | None = None) -> list[FaceResult]:
+    from maskfer.prediction.model import load_mask_check, load_model
+
+    model = load_model(model_path)
+    crops = _crops(image, faces, model.size)
+    masked = load_mask_check().probability(crops)
+    probabilities = model.probabilities(crops) if with_expression else [None] * len(faces)
+    results = []
+    for face, p_mask, probs in zip(faces, masked, probabilities):
+        result = FaceResult(tuple(int(v) for v in face.box), face.landmarks, face.yaw, face.pitch, face.roll,
+                            bool(p_mask >= 0.5), float(p_mask))
+        if probs is not None:
+            result.probabilities = {e: float(p) for e, p in zip(EMOTIONS, probs)}
+            result.expression = EMOTIONS[int(np.argmax(probs))]
+        results.append(result)
+    return results
+
+
+def detect(image, color: str = "rgb", max_faces: int = 10) -> list[FaceResult]:
+    """Every face (largest first): box, landmarks, head pose and whether a mask is worn."""
+    rgb = load_image(image, color)
+    return _results(rgb, _faces(rgb, max_faces), with_expression=False)
+
+
+def predict(image, color: str = "rgb", max_faces: int = 10, model: str | None = None) -> list[FaceResult]:
+    """`detect`, plus each face's expression and the probability of each of the seven."""
+    rgb = load_image(image, color)
+    return _results(rgb, _faces(rgb, max_faces), with_expression=True, model_path=model)
+
+
+def apply_mask(image, kind: str = "surgical", seed: int = 0, color: str = "rgb") -> np.ndarray:
+    """The image (RGB array) with a synthetic mask of `kind` drawn on every face (`maskfer.masks.apply_mask`)."""
+    from maskfer.masks import apply_mask as draw_on_faces
+
+    return draw_on_faces(load_image(image, color), kind, seed)

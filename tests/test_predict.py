@@ -1,0 +1,188 @@
+"""Prediction on any photo: the Python API, `maskfer predict` on files, folders and videos, the demo, bad input.
+
+The face photo is NASA's public-domain astronaut portrait that scikit-image ships, so these
+tests need nothing from ../shared/data.
+"""
+
+import csv
+import json
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import maskfer
+from maskfer.cli import app
+from maskfer.data.readers import EMOTIONS
+from maskfer.prediction.model import ModelError, load_model, weights_path
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())
+
+
+@pytest.fixture(scope="module")
+def crowd(astronaut):
+    """A 640x480 group photo: three heads of three sizes (faces about 120, 80 and 55 pixels wide)."""
+    head = astronaut[20:260, 130:330]
+    canvas = np.full((480, 640, 3), 180, np.uint8)
+    x = 10
+    for side in (250, 170, 115):
+        canvas[40:40 + int(1.2 * side), x:x + side] = cv2.resize(head, (side, int(1.2 * side)), interpolation=cv2.INTER_AREA)
+        x += side + 30
+    return canvas
+
+
+def test_predict_reads_one_face_with_seven_probabilities(astronaut):
+    (face,) = maskfer.predict(astronaut)
+    assert set(face.probabilities) == set(EMOTIONS)
+    assert abs(sum(face.probabilities.values()) - 1) < 1e-4
+    assert face.expression == max(face.probabilities, key=face.probabilities.get)
+    x0, y0, x1, y1 = face.box
+    assert 150 < x0 < x1 < 300 and 30 < y0 < y1 < 230  # her face, not the helmet
+    assert face.landmarks.shape == (468, 3) and abs(face.yaw) < 30
+    assert face.mask is False
+
+
+def test_every_image_form_gives_the_same_answer(astronaut, tmp_path):
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(path)
+    reference = maskfer.predict(astronaut)[0].probabilities
+    for image, color in [(str(path), "rgb"), (path, "rgb"), (Image.open(path), "rgb"), (astronaut[:, :, ::-1].copy(), "bgr")]:
+        got = maskfer.predict(image, color=color)[0].probabilities
+        assert all(abs(got[e] - reference[e]) < 1e-4 for e in EMOTIONS), (type(image), color)
+    (grey,) = maskfer.predict(cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY))  # greyscale works too
+    assert grey.expression in EMOTIONS
+
+
+def test_several_faces_are_all_found_largest_first(crowd):
+    faces = maskfer.predict(crowd)
+    assert len(faces) == 3
+    widths = [f.box[2] - f.box[0] for f in faces]
+    assert widths == sorted(widths, reverse=True)
+
+
+def test_a_drawn_mask_is_detected_and_no_face_is_an_empty_list(astronaut):
+    masked = maskfer.apply_mask(astronaut, "surgical", seed=1)
+    assert masked.shape == astronaut.shape and not np.array_equal(masked, astronaut)
+    (face,) = maskfer.detect(masked)
+    assert face.mask is True and face.expression is None
+    assert maskfer.detect(np.full((300, 300, 3), 127, np.uint8)) == []
+
+
+def test_unknown_mask_type_lists_the_valid_ones(astronaut):
+    with pytest.raises(maskfer.MaskferError, match="valid: .*surgical"):
+        maskfer.apply_mask(astronaut, "balaclava")
+
+
+@pytest.fixture
+def folder(tmp_path, astronaut, crowd):
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    cv2.imwrite(str(root / "astronaut.jpg"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(root / "sub" / "crowd.png"), cv2.cvtColor(crowd, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(root / "sub" / "wall.png"), np.full((200, 300, 3), 90, np.uint8))
+    (root / "sub" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (root / "notes.txt").write_text("ignored: not an image or video")
+    return root
+
+
+def test_predict_cli_writes_a_row_per_face_and_a_line_per_problem(folder, tmp_path):
+    out = tmp_path / "faces.csv"
+    result = run("predict", folder, tmp_path / "missing.jpg", "--out", out, "--annotate", tmp_path / "annotated")
+    assert result.exit_code == 1, result.output  # something failed, and the batch went on
+    assert "broken.jpg" in result.output and "missing.jpg: no such file or folder" in result.output
+    assert "Traceback" not in result.output
+    rows = list(csv.DictReader(out.open()))
+    by_file = {}
+    for row in rows:
+        by_file.setdefault(row["file"].split("/")[-1], []).append(row)
+    assert len(by_file["crowd.png"]) == 3 and [r["face"] for r in by_file["crowd.png"]] == ["0", "1", "2"]
+    assert by_file["wall.png"] == [{**by_file["wall.png"][0], "status": "no face", "face": ""}]
+    assert by_file["astronaut.jpg"][0]["expression"] in EMOTIONS
+    assert abs(sum(float(by_file["astronaut.jpg"][0][f"p_{e}"]) for e in EMOTIONS) - 1) < 1e-3
+    assert sorted(p.name for p in (tmp_path / "annotated").iterdir()) == ["astronaut.jpg", "crowd.jpg", "wall.jpg"]
+
+
+def test_try_mask_draws_the_mask_before_reading(folder, tmp_path):
+    out = tmp_path / "masked.jsonl"
+    result = run("predict", folder / "astronaut.jpg", "--try-mask", "n95", "--out", out)
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["mask"] is True
+
+
+def test_video_is_sampled_at_the_asked_rate(astronaut, tmp_path):
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    frame = cv2.cvtColor(cv2.resize(astronaut, (320, 240)), cv2.COLOR_RGB2BGR)
+    for _ in range(20):  # two seconds at 10 fps
+        writer.write(frame)
+    writer.release()
+    result = run("predict", path, "--fps", "2")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["frame"] for r in rows] == [0, 5, 10, 15]
+    assert [r["time_s"] for r in rows] == [0.0, 0.5, 1.0, 1.5]
+    assert all(r["status"] == "ok" for r in rows)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("bad.mp4", b"\x00\x00\x00\x18ftypmp42 garbage", "video"),
+    ("empty", None, "folder has no images or videos"),
+])
+def test_bad_videos_and_empty_folders_are_one_line_problems(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    result = run("predict", path)
+    assert result.exit_code == 1
+    assert message in result.output and str(path) in result.output and "Traceback" not in result.output
+
+
+def test_damaged_or_newer_model_files_say_what_to_do(tmp_path):
+    import onnx
+
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(weights_path("maskfer-expression.onnx").read_bytes()[:5000])
+    with pytest.raises(ModelError, match="damaged or truncated"):
+        load_model(str(truncated))
+    proto = onnx.load(str(weights_path("maskfer-expression.onnx")))
+    for entry in proto.metadata_props:
+        if entry.key == "format":
+            entry.value = "99"
+    newer = tmp_path / "newer.onnx"
+    onnx.save(proto, str(newer))
+    with pytest.raises(ModelError, match="pip install -U maskfer"):
+        load_model(str(newer))
+    result = run("predict", tmp_path, "--model", truncated)
+    assert result.exit_code == 2 and "damaged or truncated" in result.output
+
+
+def test_missing_onnxruntime_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ModelError, match="pip install onnxruntime"):
+        load_model.__wrapped__(None)
+
+
+def test_demo_writes_a_page_with_every_mask(tmp_path):
+    result = run("demo", "--out", tmp_path / "demo")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "demo" / "index.html").read_text()
+    assert page.count("<figure>") == 8 and "public domain" in page
+    assert cv2.imread(str(tmp_path / "demo" / "contact-sheet.png")).shape == (512, 1024, 3)
+    assert "index.html" in result.output
