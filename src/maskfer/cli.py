@@ -453,6 +453,24 @@ def demo(
     console.print(f"page: {(out / 'index.html').resolve()}  contact sheet: {out / 'contact-sheet.png'}", soft_wrap=True)
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: this machine only)."),
+    port: int = typer.Option(8000, "--port"),
+    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest upload accepted."),
+    max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Largest image accepted, in pixels (decompression-bomb guard)."),
+):
+    """Serve the web page and the JSON API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from maskfer.web.app import ServeConfig, create_app
+
+    with user_errors():
+        app_ = create_app(ServeConfig(max_upload_mb=max_upload_mb, max_pixels=max_pixels))
+    console.print(f"maskfer on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", highlight=False)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
 @app.command("train-default")
 def train_default(
     data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder holding fer2013/, tcep/ and ckplus/."),

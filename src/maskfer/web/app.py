@@ -1,0 +1,172 @@
+"""`maskfer serve`: one page and a JSON API over the prediction API (FastAPI).
+
+Uploads are read into memory up to the size limit and never written to disk by maskfer; the
+type is sniffed from the bytes (not the name or the header), and the pixel count is checked
+from the header before decoding, so a decompression bomb is refused without being decoded.
+Each request works on its own arrays; MediaPipe graphs are per thread and the ONNX session is
+thread-safe, so concurrent requests do not mix.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import asdict, dataclass
+from importlib import resources
+
+import cv2
+import numpy as np
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+import maskfer
+from maskfer.errors import MaskferError
+
+# Magic numbers of the image formats accepted: the upload's name and content type are ignored.
+SIGNATURES = {
+    "jpeg": [b"\xff\xd8\xff"],
+    "png": [b"\x89PNG\r\n\x1a\n"],
+    "gif": [b"GIF87a", b"GIF89a"],
+    "bmp": [b"BM"],
+    "tiff": [b"II*\x00", b"MM\x00*"],
+}
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    max_upload_mb: float = 10.0
+    max_pixels: int = 40_000_000  # about 7,300 x 5,500; a larger image is refused before decoding
+    max_faces: int = 10
+
+
+def sniff(data: bytes) -> str | None:
+    for kind, magics in SIGNATURES.items():
+        if any(data.startswith(m) for m in magics):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def decode_upload(data: bytes, config: ServeConfig) -> np.ndarray:
+    """Bytes -> RGB array, or an HTTPException with a 4xx status that says what was wrong."""
+    from PIL import Image
+
+    if not data:
+        raise HTTPException(400, "empty upload")
+    kind = sniff(data)
+    if kind is None:
+        raise HTTPException(415, "not a supported image: expected JPEG, PNG, GIF, BMP, TIFF or WebP bytes")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > config.max_pixels:
+                raise HTTPException(413, f"image of {width}x{height} pixels is over the limit of {config.max_pixels:,} pixels")
+            image.load()
+            from maskfer.prediction.api import load_image
+
+            return load_image(image)
+    except HTTPException:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise HTTPException(413, f"image refused as a decompression bomb ({exc})") from None
+    except Exception as exc:  # PIL raises many kinds for damaged files
+        raise HTTPException(422, f"damaged or truncated {kind} image ({type(exc).__name__})") from None
+
+
+async def read_limited(upload: UploadFile, limit_bytes: int) -> bytes:
+    chunks, size = [], 0
+    while chunk := await upload.read(1 << 20):
+        size += len(chunk)
+        if size > limit_bytes:
+            raise HTTPException(413, f"upload is over the limit of {limit_bytes / 1e6:.0f} MB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _jpeg_data_url(image: np.ndarray) -> str:
+    data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode()
+
+
+def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
+    from maskfer.masks.draw import MASK_TYPES
+
+    app = FastAPI(title="maskfer", version=maskfer.__version__,
+                  description="Facial expressions on masked faces: upload a photo, get each face's expression.")
+    static = resources.files("maskfer.web") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    limit = int(config.max_upload_mb * 1e6)
+
+    @app.middleware("http")
+    async def refuse_large_bodies(request: Request, call_next):
+        # A declared length over the limit is refused before the body is read at all.
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit + 64 * 1024:  # multipart framing allowance
+            return JSONResponse({"detail": f"upload is over the limit of {config.max_upload_mb:g} MB"}, status_code=413)
+        return await call_next(request)
+
+    def check_mask(mask: str | None) -> str | None:
+        if mask in (None, "", "none"):
+            return None
+        if mask not in MASK_TYPES:
+            raise HTTPException(422, f"unknown mask type {mask!r}; valid: none, {', '.join(MASK_TYPES)}")
+        return mask
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(str(static / "index.html"), media_type="text/html")
+
+    @app.get("/api/health")
+    def health() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/api/version")
+    def version() -> dict:
+        from maskfer.prediction.model import load_model
+
+        model = load_model()
+        return {"maskfer": maskfer.__version__, "model": model.path.name, "model_input_size": model.size,
+                "model_trained_by": model.metadata.get("maskfer_version"), "classes": list(model.classes),
+                "mask_types": list(MASK_TYPES), "limits": asdict(config)}
+
+    @app.post("/api/predict")
+    async def predict(image: UploadFile = File(..., description="the photo"),
+                      mask: str | None = Form(None, description="draw this mask type on every face first"),
+                      seed: int = Form(0)) -> dict:
+        """Every face with its box, mask worn or not, expression and seven probabilities."""
+        kind = check_mask(mask)
+        rgb = decode_upload(await read_limited(image, limit), config)
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(_predict, rgb, kind, seed, config.max_faces)
+
+    @app.post("/api/mask", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    async def mask_image(image: UploadFile = File(...), mask: str = Form(..., description="a mask type"),
+                         seed: int = Form(0)) -> Response:
+        """The photo as PNG with a synthetic mask drawn on every face."""
+        kind = check_mask(mask)
+        if kind is None:
+            raise HTTPException(422, "choose a mask type")
+        rgb = decode_upload(await read_limited(image, limit), config)
+        from starlette.concurrency import run_in_threadpool
+
+        masked = await run_in_threadpool(maskfer.apply_mask, rgb, kind, seed)
+        return Response(cv2.imencode(".png", cv2.cvtColor(masked, cv2.COLOR_RGB2BGR))[1].tobytes(), media_type="image/png")
+
+    @app.exception_handler(MaskferError)
+    async def maskfer_error(request: Request, exc: MaskferError):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    return app
+
+
+def _predict(rgb: np.ndarray, kind: str | None, seed: int, max_faces: int) -> dict:
+    from maskfer.prediction.batch import PredictConfig, predict_image
+
+    shown, faces = predict_image(rgb, PredictConfig(max_faces=max_faces, try_mask=kind, seed=seed))
+    out = {"width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "mask": kind, "faces": [f.to_dict() for f in faces]}
+    if kind:
+        out["image"] = _jpeg_data_url(shown)
+    return out

@@ -1,0 +1,121 @@
+// maskfer's page: send the photo to /api/predict, draw each face's box and label, list the bars.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const canvas = $("canvas"), ctx = canvas.getContext("2d");
+let photo = null;       // the current photo as a Blob
+let requestId = 0;      // answers to an older request are ignored
+
+function status(text, error = false) {
+  $("status").textContent = text;
+  $("status").className = error ? "error" : "";
+}
+
+async function loadMaskTypes() {
+  const response = await fetch("/api/version");
+  const info = await response.json();
+  for (const kind of info.mask_types) {
+    const option = document.createElement("option");
+    option.value = kind; option.textContent = kind;
+    $("mask").append(option);
+  }
+}
+
+function drawImage(src) {
+  return new Promise((resolve, reject) => {
+    const img = new Image();
+    img.onload = () => { canvas.width = img.naturalWidth; canvas.height = img.naturalHeight; ctx.drawImage(img, 0, 0); resolve(); };
+    img.onerror = reject;
+    img.src = src;
+  });
+}
+
+function drawFaces(faces) {
+  const line = Math.max(2, Math.round(canvas.width / 300));
+  ctx.lineWidth = line;
+  ctx.font = `${Math.max(14, Math.round(canvas.width / 40))}px system-ui, sans-serif`;
+  faces.forEach((face, i) => {
+    const [x0, y0, x1, y1] = face.box;
+    const colour = face.mask ? "#29b6f6" : "#ffb300";
+    ctx.strokeStyle = colour;
+    ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    const label = `${i + 1}. ${face.expression} ${Math.round(100 * face.probabilities[face.expression])}%`;
+    const width = ctx.measureText(label).width + 8, height = parseInt(ctx.font) + 6;
+    const top = Math.max(0, y0 - height);
+    ctx.fillStyle = colour; ctx.fillRect(x0, top, width, height);
+    ctx.fillStyle = "#000"; ctx.fillText(label, x0 + 4, top + height - 6);
+  });
+}
+
+function listFaces(faces) {
+  const list = $("faces");
+  list.replaceChildren();
+  faces.forEach((face, i) => {
+    const item = document.createElement("li");
+    item.className = "face";
+    const title = document.createElement("h2");
+    title.textContent = `Face ${i + 1}: ${face.expression}` + (face.mask ? " (mask)" : "");
+    item.append(title);
+    for (const [name, p] of Object.entries(face.probabilities)) {
+      const row = document.createElement("div");
+      row.className = "bar" + (name === face.expression ? " top" : "");
+      const label = document.createElement("span"); label.textContent = name;
+      const bar = document.createElement("i"); bar.style.width = `${(100 * p).toFixed(1)}%`;
+      const value = document.createElement("b"); value.textContent = `${Math.round(100 * p)}%`;
+      row.append(label, bar, value);
+      item.append(row);
+    }
+    list.append(item);
+  });
+}
+
+async function analyse() {
+  if (!photo) return;
+  const id = ++requestId;
+  const form = new FormData();
+  form.append("image", photo, "photo");
+  const mask = $("mask").value;
+  if (mask !== "none") form.append("mask", mask);
+  status("Reading faces…");
+  try {
+    const response = await fetch("/api/predict", { method: "POST", body: form });
+    const answer = await response.json();
+    if (id !== requestId) return;
+    if (!response.ok) throw new Error(answer.detail || response.statusText);
+    await drawImage(answer.image || URL.createObjectURL(photo));
+    drawFaces(answer.faces);
+    listFaces(answer.faces);
+    status(answer.faces.length ? `${answer.faces.length} face(s)` + (answer.mask ? `, each behind a ${answer.mask} mask` : "")
+                               : "No face found in this photo.");
+  } catch (error) {
+    if (id === requestId) status(`Error: ${error.message}`, true);
+  }
+}
+
+function usePhoto(blob) { photo = blob; analyse(); }
+
+$("file").addEventListener("change", (e) => { if (e.target.files[0]) usePhoto(e.target.files[0]); });
+const drop = $("drop");
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => {
+  e.preventDefault(); drop.classList.remove("over");
+  if (e.dataTransfer.files[0]) usePhoto(e.dataTransfer.files[0]);
+});
+$("mask").addEventListener("change", analyse);
+
+$("camera").addEventListener("click", async () => {
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: true });
+    const video = $("video");
+    video.srcObject = stream; video.hidden = false; $("snap").hidden = false;
+    await video.play();
+  } catch (error) { status(`Webcam unavailable: ${error.message}`, true); }
+});
+$("snap").addEventListener("click", () => {
+  const video = $("video"), grab = document.createElement("canvas");
+  grab.width = video.videoWidth; grab.height = video.videoHeight;
+  grab.getContext("2d").drawImage(video, 0, 0);
+  grab.toBlob((blob) => usePhoto(blob), "image/jpeg", 0.92);
+});
+
+loadMaskTypes().catch((error) => status(`Server unreachable: ${error.message}`, true));

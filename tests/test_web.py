@@ -1,0 +1,120 @@
+"""The web API through FastAPI's test client: every route and every error, and concurrent requests."""
+
+import io
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from maskfer.data.readers import EMOTIONS
+from maskfer.masks.draw import MASK_TYPES
+from maskfer.web.app import ServeConfig, create_app
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())
+
+
+@pytest.fixture(scope="module")
+def client():
+    return TestClient(create_app())
+
+
+def post(client, route, data: bytes, name="photo.png", content_type="image/png", **form):
+    return client.post(route, files={"image": (name, data, content_type)}, data=form)
+
+
+def test_health_version_page_and_openapi(client):
+    assert client.get("/api/health").json() == {"status": "ok"}
+    version = client.get("/api/version").json()
+    assert version["classes"] == list(EMOTIONS) and version["mask_types"] == list(MASK_TYPES)
+    page = client.get("/")
+    assert page.status_code == 200 and "maskfer" in page.text
+    for asset in ("/static/app.js", "/static/style.css"):
+        assert client.get(asset).status_code == 200
+    # Offline: the page loads nothing from another host.
+    for text in (page.text, client.get("/static/app.js").text, client.get("/static/style.css").text):
+        assert not re.search(r"(src|href)=\"https?://|url\(https?://|import .* from \"https?://", text)
+    schema = client.get("/openapi.json").json()
+    assert {"/api/predict", "/api/mask", "/api/health", "/api/version"} <= set(schema["paths"])
+    assert client.get("/docs").status_code == 200
+
+
+def test_predict_returns_each_face(client, astronaut):
+    answer = post(client, "/api/predict", png_bytes(astronaut))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["width"], body["height"]) == (512, 512) and body["mask"] is None and "image" not in body
+    (face,) = body["faces"]
+    assert set(face["probabilities"]) == set(EMOTIONS) and face["mask"] is False
+    assert face["expression"] == max(face["probabilities"], key=face["probabilities"].get)
+
+
+def test_predict_with_a_mask_returns_the_masked_photo(client, astronaut):
+    body = post(client, "/api/predict", png_bytes(astronaut), mask="kn95").json()
+    assert body["mask"] == "kn95" and body["faces"][0]["mask"] is True
+    assert body["image"].startswith("data:image/jpeg;base64,")
+
+
+def test_mask_route_returns_a_png(client, astronaut):
+    answer = post(client, "/api/mask", png_bytes(astronaut), mask="black")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+    masked = np.asarray(Image.open(io.BytesIO(answer.content)))
+    assert masked.shape == astronaut.shape and not np.array_equal(masked, astronaut)
+
+
+@pytest.mark.parametrize("route, data, form, status, message", [
+    ("/api/predict", b"", {}, 400, "empty upload"),
+    ("/api/predict", b"GIF? no, just text pretending to be a JPEG", {}, 415, "not a supported image"),
+    ("/api/predict", "truncated", {}, 422, "damaged or truncated png"),
+    ("/api/predict", "photo", {"mask": "balaclava"}, 422, "valid: none, surgical"),
+    ("/api/mask", "photo", {"mask": "none"}, 422, "choose a mask type"),
+])
+def test_bad_uploads_get_a_4xx_json_error(client, astronaut, route, data, form, status, message):
+    if data == "truncated":
+        data = png_bytes(astronaut)[:4000]
+    elif data == "photo":
+        data = png_bytes(astronaut)
+    answer = post(client, route, data, name="photo.jpg", content_type="image/jpeg", **form)  # name and type are not trusted
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["detail"]
+
+
+def test_mask_route_needs_a_mask_field(client, astronaut):
+    assert post(client, "/api/mask", png_bytes(astronaut)).status_code == 422
+
+
+def test_size_and_pixel_limits(astronaut):
+    small = TestClient(create_app(ServeConfig(max_upload_mb=0.05)))
+    answer = post(small, "/api/predict", png_bytes(astronaut))  # about 500 kB
+    assert answer.status_code == 413 and "over the limit of" in answer.json()["detail"]
+    # A decompression bomb: 8,000 x 8,000 pixels that compress to a few kB.
+    bomb = io.BytesIO()
+    Image.new("L", (8000, 8000)).save(bomb, format="PNG")
+    assert len(bomb.getvalue()) < 200_000
+    answer = post(TestClient(create_app()), "/api/predict", bomb.getvalue())
+    assert answer.status_code == 413 and "8000x8000" in answer.json()["detail"]
+
+
+def test_concurrent_requests_do_not_mix_answers(client, astronaut):
+    images = [astronaut, np.ascontiguousarray(astronaut[:, ::-1]), cv2.resize(astronaut, (300, 300)),
+              np.ascontiguousarray(astronaut[40:, 60:])]
+    payloads = [png_bytes(image) for image in images]
+    expected = [post(client, "/api/predict", p).json() for p in payloads]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: post(client, "/api/predict", payloads[i % 4]).json(), range(16)))
+    for i, answer in enumerate(answers):
+        assert answer == expected[i % 4]

@@ -1,0 +1,97 @@
+"""End to end: the page in headless Chromium (Debian's), driven by Playwright, against a live server.
+
+Uploads a photo, waits for the face box and label, switches the mask, and keeps a screenshot
+in `artifacts/` (or $MASKFER_ARTIFACTS). `.ci/run` installs Chromium; where it is missing the
+test skips and says so.
+"""
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Flags that work on a machine with no network: no background connections, no updates, no sync.
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage"]
+ARTIFACTS = Path(os.environ.get("MASKFER_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    import uvicorn
+
+    from maskfer.web.app import create_app
+
+    port = free_port()
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not instance.started:
+        if time.time() > deadline:
+            raise RuntimeError("the server did not start within 30 s")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("needs Debian's chromium (apt-get install chromium); .ci/run installs it")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python client (pip install playwright)")
+    with sync_api.sync_playwright() as playwright:  # headless, with a fresh empty profile of its own
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["desktop", "phone"])
+def test_upload_see_the_face_switch_the_mask(server, browser, tmp_path, viewport):
+    from skimage import data
+
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(np.ascontiguousarray(data.astronaut())).save(photo, quality=92)
+    page = browser.new_page(viewport=viewport)
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
+    page.goto(server + "/")
+    page.wait_for_selector("#mask option[value=surgical]", state="attached")
+    page.set_input_files("#file", str(photo))
+    page.wait_for_selector("#faces li.face")
+    first = page.inner_text("#faces li.face h2")
+    assert first.startswith("Face 1: ") and "(mask)" not in first
+    assert page.locator("#faces li.face .bar").count() == 7
+    # The box was drawn: the canvas now holds the photo at its own size, with orange box pixels on it.
+    assert page.evaluate("[document.getElementById('canvas').width, document.getElementById('canvas').height]") == [512, 512]
+    boxed = page.evaluate("""() => { const c = document.getElementById('canvas').getContext('2d');
+        const d = c.getImageData(0, 0, 512, 512).data; let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 240 && d[i+1] > 160 && d[i+1] < 200 && d[i+2] < 30) n++;
+        return n; }""")
+    assert boxed > 200
+    page.select_option("#mask", "surgical")
+    page.wait_for_function("document.getElementById('status').textContent.includes('surgical')")
+    assert "(mask)" in page.inner_text("#faces li.face h2")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"web-page-{'phone' if viewport['width'] < 500 else 'desktop'}.png"), full_page=True)
+    if viewport["width"] < 500:  # nothing wider than the phone's screen
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    assert problems == []
+    page.close()
