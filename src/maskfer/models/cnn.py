@@ -181,7 +181,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return self._proba(to_images(X))
 
     def predict(self, X):
-        return self.classes_[self.predict_proba(X).argmax(1)]
+        best = self.predict_proba(X).argmax(1)  # first: it raises NotFittedError before classes_ is touched
+        return self.classes_[best]
 
     def save(self, path: str | Path) -> Path:
         """A checkpoint: the weights plus every parameter and the classes (written atomically)."""
@@ -268,5 +269,5 @@ class CNNEmbedding(TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.requires_fit = True
+        tags.transformer_tags.preserves_dtype = []  # always float32 embeddings
         return tags

@@ -1,0 +1,114 @@
+"""End-to-end prediction speed against `fer`, and the hard cases, on inputs made from a shipped photo.
+
+    python bench/predict.py            # needs the peers of bench/_peers.py for the fer column
+
+Inputs are built from scikit-image's public-domain astronaut portrait: a 640x480 photo with one
+face, the same with five faces, a 720p video (60 frames), and hard variants of the one-face photo
+(a 48-pixel face, dark, overexposed, greyscale, tilted 30 degrees, masked). For each, maskfer's
+`predict` (detection, landmarks, alignment, mask check, classification) and fer's
+`detect_emotions` (Haar cascade, its TFLite model) run on the same decoded RGB arrays, with the
+threads their runtimes choose (ONNX Runtime, TFLite, MediaPipe). Prints median
+milliseconds per image and per face over `--repeat` runs, frames per second on the video, the
+ratio, and whether each tool found the face and what it read (the portrait smiles: happy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import maskfer
+from maskfer.data.readers import EMOTIONS
+
+
+def head() -> np.ndarray:
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut()[20:260, 130:330])
+
+
+def scene(face_widths: list[int], size=(640, 480), background=170) -> np.ndarray:
+    width, height = size
+    canvas = np.full((height, width, 3), background, np.uint8)
+    x, y, row = 10, 10, 0
+    for w in face_widths:
+        h = int(1.2 * w)
+        if x + w > width:
+            x, y = 10, y + row + 10
+        canvas[y:y + h, x:x + w] = cv2.resize(head(), (w, h), interpolation=cv2.INTER_AREA)
+        x, row = x + w + 10, max(row, h)
+    return canvas
+
+
+def hard_cases() -> dict[str, np.ndarray]:
+    one = scene([260])
+    gamma = lambda image, g: np.clip(255 * (image / 255.0) ** g, 0, 255).astype(np.uint8)
+    tilt = cv2.warpAffine(one, cv2.getRotationMatrix2D((140, 160), 30, 1.0), (640, 480), borderValue=(170, 170, 170))
+    return {
+        "one face (about 120 px)": one,
+        "small face (48 px wide face)": scene([100]),
+        "dark (gamma 3)": gamma(one, 3.0),
+        "overexposed (gamma 0.3)": gamma(one, 0.3),
+        "greyscale": np.repeat(cv2.cvtColor(one, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2),
+        "tilted 30 degrees": tilt,
+        "masked (surgical)": maskfer.apply_mask(one, "surgical"),
+        "five faces": scene([150] * 5),
+    }
+
+
+def timed(function, image, repeat: int) -> tuple[float, object]:
+    result = function(image)  # warm up: first call loads models
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function(image)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times), result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    tools = {"maskfer": lambda image: [f.probabilities for f in maskfer.predict(image)]}
+    try:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from _peers import Fer
+
+        fer = Fer()
+        tools["fer"] = lambda image: fer.predict(image)
+    except ImportError as exc:
+        print(f"fer not installed ({exc}); maskfer alone")
+
+    print("| input | faces | " + " | ".join(f"{t} ms/image | {t} ms/face | {t} found, reads" for t in tools) + " |")
+    print("|---|---|" + "---|---|---|" * len(tools))
+    for name, image in hard_cases().items():
+        cells = []
+        for tool, function in tools.items():
+            ms, faces = timed(function, image, args.repeat)
+            reads = ", ".join(
+                (max(f, key=f.get) if isinstance(f, dict) else EMOTIONS[int(np.argmax(f))]) for f in faces[:5]) or "-"
+            cells += [f"{ms:.1f}", f"{ms / max(1, len(faces)):.1f}", f"{len(faces)}: {reads}"]
+        expected = 5 if "five" in name else 1
+        print(f"| {name} | {expected} | " + " | ".join(cells) + " |", flush=True)
+
+    # 720p video: 60 frames of a five-face scene drifting sideways, decoded once, then every frame read.
+    frames = [np.roll(scene([220, 220, 220, 220, 220], (1280, 720)), 4 * i, axis=1) for i in range(60)]
+    print("\n| 720p video, 60 frames of 5 faces | frames/s | faces/frame |")
+    print("|---|---|---|")
+    for tool, function in tools.items():
+        function(frames[0])
+        start = time.perf_counter()
+        found = [len(function(frame)) for frame in frames]
+        seconds = time.perf_counter() - start
+        print(f"| {tool} | {len(frames) / seconds:.1f} | {statistics.median(found):.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
