@@ -186,3 +186,23 @@ def test_demo_writes_a_page_with_every_mask(tmp_path):
     assert page.count("<figure>") == 8 and "public domain" in page
     assert cv2.imread(str(tmp_path / "demo" / "contact-sheet.png")).shape == (512, 1024, 3)
     assert "index.html" in result.output
+
+
+def test_train_default_smoke_run_makes_a_model_that_predict_loads(tmp_path):
+    from conftest import shared
+
+    data = shared("fer2013").parent
+    out = tmp_path / "model"
+    result = run("train-default", "--data", data, "--out", out, "--epochs", "1", "--limit", "12")
+    assert result.exit_code == 0, result.output
+    model = load_model(str(out / "maskfer-expression.onnx"))
+    assert model.size == 64 and json.loads(model.metadata["config"])["limit"] == 12  # the config travels in the file
+    assert json.loads((out / "training.json").read_text())["history"][0]["epoch"] == 1
+    check = json.loads((out / "mask-check.json").read_text())
+    assert 0 <= check["metadata"]["validation_accuracy"] <= 1
+    from skimage import data as skdata
+
+    image = tmp_path / "a.png"
+    Image.fromarray(skdata.astronaut()).save(image)
+    result = run("predict", image, "--model", out / "maskfer-expression.onnx")
+    assert result.exit_code == 0 and json.loads(result.stdout.splitlines()[0])["expression"] in EMOTIONS

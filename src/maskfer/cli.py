@@ -488,7 +488,7 @@ def train_default(
         record = run_training(config, out, cache, jobs, progress=lambda m: errors.print(m, highlight=False))
         check = train_mask_check(config, out, cache, jobs)
     console.print(f"model: {out / 'maskfer-expression.onnx'} (validation accuracy "
-                  f"{100 * record['history'][-1]['val_accuracy']:.1f}%), mask check: {out / 'mask-check.json'} (validation "
+                  f"{100 * record['history'][-1].get('val_accuracy', float('nan')):.1f}%), mask check: {out / 'mask-check.json'} (validation "
                   f"accuracy {100 * check['metadata']['validation_accuracy']:.1f}%), {record['seconds']:.0f} s. "
                   "To ship it, copy both into src/maskfer/models/weights/.", highlight=False)
 

@@ -145,7 +145,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             record = {"epoch": epoch + 1, "train_loss": total_loss / seen, "train_accuracy": correct / seen,
                       "seconds": time.perf_counter() - started}
             self.model_ = model
-            if eval_set is not None:
+            if eval_set is not None and len(eval_set[1]):
                 X_val, y_val = eval_set
                 proba = self._proba(to_images(np.asarray(X_val, dtype=np.float32)))
                 known = np.isin(y_val, self.classes_)
@@ -155,7 +155,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             self.history_.append(record)
             if self.verbose:
                 print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
-            if self.early_stopping and eval_set is not None:
+            if self.early_stopping and "val_loss" in record:
                 if record["val_loss"] < best:
                     best, waited = record["val_loss"], 0
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
