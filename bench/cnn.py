@@ -70,6 +70,7 @@ def main():
     parser.add_argument("--aligned-size", type=int, default=96)
     parser.add_argument("--inputs", default="full,aligned", help="which inputs the accuracy part runs: full, aligned")
     parser.add_argument("--timing-only", action="store_true")
+    parser.add_argument("--skip-timing", action="store_true", help="only the accuracy part")
     parser.add_argument("--jobs", type=int, default=1, help="folds in parallel (each CNN uses every core already)")
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m]
@@ -81,7 +82,7 @@ def main():
 
     print("\n| model | input | s / batch of 60 | s / epoch (masked TCEP fold) | 30 epochs x 5 folds, min |")
     print("|---|---|---|---|---|")
-    for model in (m for m in models if m in BACKBONE):
+    for model in (m for m in models if m in BACKBONE and not args.skip_timing):
         for label, size in (("64x64 full", 64), (f"{args.aligned_size}x{args.aligned_size} aligned", args.aligned_size)):
             batch = seconds_per_batch(BACKBONE[model], size)
             epoch = batch * np.ceil(n_train / 60)

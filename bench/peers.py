@@ -47,9 +47,10 @@ class Maskfer:
     name = "maskfer (shipped)"
 
     def __init__(self, model: str | None = None):
-        from maskfer.prediction.model import load_model
+        from maskfer.prediction.model import load_mask_check, load_model
 
-        self.model = load_model(model)
+        self.model, self.mask_check = load_model(model), load_mask_check()
+        self.mask_votes: list[bool] = []  # the mask-worn check's answer for each image scored
 
     def detect_and_predict(self, rgb):
         from maskfer.features.align import aligned_crop
@@ -59,7 +60,9 @@ class Maskfer:
         faces = _faces(rgb, 5)
         found = bool(faces)
         face = faces[0] if faces else crop_landmarks(rgb)
-        return found, self.model.probabilities(aligned_crop(rgb, face, self.model.size)[None])[0]
+        crop = aligned_crop(rgb, face, self.model.size)[None]
+        self.mask_votes.append(bool(self.mask_check.probability(crop)[0] >= 0.5))
+        return found, self.model.probabilities(crop)[0]
 
 
 class Peer:
@@ -119,6 +122,8 @@ def evaluation_sets(limit: int | None, cache: Cache) -> dict[str, pd.DataFrame]:
 
 def score(tool, table: pd.DataFrame) -> dict:
     y_true, y_pred, found, seconds = [], [], 0, []
+    if hasattr(tool, "mask_votes"):
+        tool.mask_votes = []
     for path, emotion in zip(table["path"], table["emotion"]):
         rgb = read_image(path)
         start = time.perf_counter()
@@ -133,7 +138,8 @@ def score(tool, table: pd.DataFrame) -> dict:
     return {"n": int(len(y_true)), "accuracy": float(np.mean(y_true == y_pred)),
             "macro_f1": float(f1_score(y_true, y_pred, labels=range(7), average="macro", zero_division=0)),
             "detected": found / max(1, len(y_true)), "median_ms": 1000 * float(np.median(seconds)),
-            "by_mask_type": per_type, "confusion": confusion_matrix(y_true, y_pred, labels=range(7)).tolist()}
+            "by_mask_type": per_type, "confusion": confusion_matrix(y_true, y_pred, labels=range(7)).tolist(),
+            **({"said_masked": float(np.mean(tool.mask_votes))} if getattr(tool, "mask_votes", None) else {})}
 
 
 def main():
@@ -183,6 +189,11 @@ def main():
         print(f"| {set_name} | {n} | " + " | ".join(f"{100 * by_tool[t]['accuracy']:.1f} ({by_tool[t]['macro_f1']:.2f})" for t in names) + " |")
     for name, why in unavailable.items():
         print(f"- {name}: {why}")
+    print("\nmaskfer's mask-worn check: share of images it calls masked (right answer: 0% unmasked, 100% masked)")
+    print("| evaluation set | said masked % |")
+    print("|---|---|")
+    for set_name, by_tool in results.items():
+        print(f"| {set_name} | {100 * by_tool[names[0]]['said_masked']:.1f} |")
     print("\nmaskfer accuracy % by mask type")
     print("| evaluation set | " + " | ".join(MASK_TYPES) + " |")
     print("|---|" + "---|" * len(MASK_TYPES))

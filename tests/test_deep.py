@@ -160,3 +160,27 @@ def test_aligned_crop_levels_the_eyes_at_a_fixed_place():
     centres = [(xs[s].mean(), ys[s].mean()) for s in spots]
     for (x, y), expected_x in zip(centres, (50 - 50 * EYE_DISTANCE, 50 + 50 * EYE_DISTANCE)):
         assert abs(x - expected_x) < 2 and abs(y - 100 * EYE_HEIGHT) < 2
+
+
+def test_imagenet_weights_are_found_where_they_ship_or_in_torchs_cache(tmp_path, monkeypatch):
+    from maskfer.models.backbones import imagenet_available
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    assert imagenet_available("mobilenet_v2") and imagenet_available("efficientnet_lite0")  # shipped by packages
+    assert not imagenet_available("resnet18")
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "resnet18-f37072fd.pth").write_bytes(b"")  # where torch's download would put it
+    assert imagenet_available("resnet18")
+
+
+def test_missing_pytorch_is_a_one_line_error(monkeypatch):
+    import sys
+
+    from maskfer.models.registry import create_model
+
+    import maskfer.models
+
+    monkeypatch.setitem(sys.modules, "maskfer.models.cnn", None)  # as if torch were not installed
+    monkeypatch.delattr(maskfer.models, "cnn", raising=False)
+    with pytest.raises(MaskferError, match=r"pip install 'maskfer\[cnn\]'"):
+        create_model("mobilenet_v2")

@@ -105,7 +105,9 @@ def crops_and_labels(table, size: int, views: tuple[tuple[str, int], ...], cache
 def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | None = None, jobs: int = 2,
                   progress=print) -> dict:
     """Train the shipped model and write `<out>/maskfer-expression.onnx` and `<out>/training.json`."""
-    from maskfer.models.cnn import CNNClassifier
+    from maskfer.models.registry import cnn_module
+
+    CNNClassifier = cnn_module().CNNClassifier
 
     cache = cache if cache is not None else Cache()
     out = Path(out)
@@ -134,8 +136,12 @@ def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dic
     """The fitted CNN as ONNX: input float32 (N, size, size, 3) RGB in [0, 1], output the 7 probabilities."""
     import io
 
-    import onnx
     import torch
+
+    try:
+        import onnx
+    except ImportError:
+        raise MaskferError("exporting the model needs onnx: pip install 'maskfer[cnn]'") from None
 
     from maskfer.models.cnn import _MEAN, _STD
 

