@@ -475,7 +475,7 @@ def serve(
 def train_default(
     data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder holding fer2013/, tcep/ and ckplus/."),
     out: Path = typer.Option(Path("maskfer-model"), "--out", "-o", help="Folder for the ONNX model, mask check and training log."),
-    epochs: int = typer.Option(24, "--epochs"),
+    epochs: int = typer.Option(8, "--epochs"),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many photos per dataset (smoke runs)."),
     jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
