@@ -9,7 +9,6 @@ line that says what to do.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -42,7 +41,6 @@ class ExpressionModel:
     classes: tuple[str, ...]
     metadata: dict
     _session: object
-    _lock: threading.Lock
 
     def probabilities(self, crops: np.ndarray) -> np.ndarray:
         if len(crops) == 0:
@@ -80,7 +78,7 @@ def load_model(path: str | None = None, threads: int = 0) -> ExpressionModel:
     classes = tuple(json.loads(metadata["classes"]))
     if classes != EMOTIONS:
         raise ModelError(f"{file}: classes {classes} differ from maskfer's {EMOTIONS}")
-    return ExpressionModel(file, int(metadata["input_size"]), classes, metadata, session, threading.Lock())
+    return ExpressionModel(file, int(metadata["input_size"]), classes, metadata, session)
 
 
 @dataclass(frozen=True)

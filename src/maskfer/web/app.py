@@ -19,6 +19,7 @@ import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 import maskfer
 from maskfer.errors import MaskferError
@@ -137,9 +138,8 @@ def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
                       seed: int = Form(0)) -> dict:
         """Every face with its box, mask worn or not, expression and seven probabilities."""
         kind = check_mask(mask)
-        rgb = decode_upload(await read_limited(image, limit), config)
-        from starlette.concurrency import run_in_threadpool
-
+        data = await read_limited(image, limit)
+        rgb = await run_in_threadpool(decode_upload, data, config)  # decoding is CPU work: off the event loop
         return await run_in_threadpool(_predict, rgb, kind, seed, config.max_faces)
 
     @app.post("/api/mask", response_class=Response, responses={200: {"content": {"image/png": {}}}})
@@ -149,9 +149,8 @@ def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
         kind = check_mask(mask)
         if kind is None:
             raise HTTPException(422, "choose a mask type")
-        rgb = decode_upload(await read_limited(image, limit), config)
-        from starlette.concurrency import run_in_threadpool
-
+        data = await read_limited(image, limit)
+        rgb = await run_in_threadpool(decode_upload, data, config)
         masked = await run_in_threadpool(maskfer.apply_mask, rgb, kind, seed)
         return Response(cv2.imencode(".png", cv2.cvtColor(masked, cv2.COLOR_RGB2BGR))[1].tobytes(), media_type="image/png")
 
