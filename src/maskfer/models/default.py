@@ -59,13 +59,13 @@ class DefaultModelConfig:
 
 
 def training_table(config: DefaultModelConfig):
-    """The photos the model learns from and a small validation part of FER2013 train (pandas tables)."""
+    """The photos the model learns from, and `validation_fraction` of them (by person) held back for validation (pandas tables)."""
     import pandas as pd
 
     root = Path(config.data)
     parts = []
     fer = read_dataset(root / "fer2013").table
-    parts.append(fer[fer_training_half(fer, config)])
+    parts.append(fer[fer_training_part(fer)])
     if config.use_blurred_fer_train:
         parts.append(fer[fer["split"] == "train"])
     for name in POSED_SETS:
@@ -80,7 +80,7 @@ def training_table(config: DefaultModelConfig):
     return table[~validation].reset_index(drop=True), table[validation].reset_index(drop=True)
 
 
-def fer_training_half(fer, config: DefaultModelConfig | None = None):
+def fer_training_part(fer):
     """True for FER2013's PublicTest photos (trained on); PrivateTest is the evaluation set."""
     return ((fer["split"] == "test") & fer["source"].str.contains("PublicTest")).to_numpy()
 
