@@ -40,7 +40,7 @@ class DefaultModelConfig:
     data: str = "../shared/data"
     backbone: str = "mobilenet_v2"
     size: int = 64
-    epochs: int = 8  # a 24-epoch run overfitted: validation 57.5% at epoch 4, 52% from epoch 10 on, training 86%
+    epochs: int = 8  # a 24-epoch run overfitted: validation 57.5% at epoch 4, 52-54% from epoch 10 on, training 86%
     batch_size: int = 64
     epoch_fraction: float = 1.0  # of the crops seen per epoch
     lr: float = 1e-3
