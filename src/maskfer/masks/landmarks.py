@@ -174,14 +174,13 @@ def detect_faces(image: np.ndarray, max_faces: int = 10, min_score: float = 0.5)
         if detection.score[0] >= min_score and all(_overlap(box, other) < 0.3 for _, other in kept):
             kept.append((detection, box))
     faces = []
-    for detection, _ in kept:
-        box = detection.location_data.relative_bounding_box
+    for detection, (x, y, w, h) in kept:
         keys = detection.location_data.relative_keypoints
         right_eye = np.array([keys[0].x * width, keys[0].y * height])  # the person's right eye: image left
         left_eye = np.array([keys[1].x * width, keys[1].y * height])
         angle = np.degrees(np.arctan2(*(left_eye - right_eye)[::-1]))
-        centre = (box.xmin * width + box.width * width / 2, box.ymin * height + box.height * height / 2)
-        side = 1.5 * max(box.width * width, box.height * height)  # MediaPipe's window around a detection
+        centre = (x + w / 2, y + h / 2)
+        side = 1.5 * max(w, h)  # MediaPipe's window around a detection
         matrix = cv2.getRotationMatrix2D(centre, angle, 192 / side)
         matrix[:, 2] += np.array([96, 96]) - np.array(centre)
         points, _ = _landmarks_in_roi(image, matrix)

@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from maskfer.data.images import IMAGE_EXTENSIONS, ImageError, read_image
+from maskfer.data.images import IMAGE_EXTENSIONS, read_image
 from maskfer.data.readers import EMOTIONS
 from maskfer.errors import MaskferError, check_name
 from maskfer.features.cache import atomic_write_text
@@ -150,9 +150,7 @@ def predict_files(files: list[Path], config: PredictConfig, annotate_dir: Path |
                 if annotate_dir is not None:
                     _write_annotated(annotate_dir / f"{path.stem}.jpg", shown, faces)
                 yield face_rows(str(path), None, None, faces), None
-        except ImageError as exc:
-            yield [], str(exc)
-        except MaskferError as exc:
+        except MaskferError as exc:  # ImageError included: one line naming the file and the problem
             yield [], str(exc)
         finally:
             if on_file:
