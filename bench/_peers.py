@@ -14,7 +14,7 @@ import types
 
 import numpy as np
 
-from maskfer.data.readers import EMOTIONS
+from maskfer.labels import EMOTIONS
 
 # Each peer's label names, mapped to maskfer's.
 FER_LABELS = {"angry": "angry", "disgust": "disgusted", "fear": "afraid", "happy": "happy", "sad": "sad",

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from maskfer.data import read_dataset
-from maskfer.evaluation import ComputeConfig
+from maskfer.core.parallel import ComputeConfig
 from maskfer.evaluation.experiment import ExperimentConfig, evaluate, table_features
-from maskfer.features import Cache
-from maskfer.features.cache import stable_key
+from maskfer.core.cache import Cache
+from maskfer.core.cache import stable_key
 from maskfer.features.pixels import PixelConfig
 from maskfer.masks import MASK_TYPES
 from maskfer.masks.dataset import MaskingConfig, mask_dataset

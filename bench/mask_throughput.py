@@ -20,10 +20,12 @@ from pathlib import Path
 import cv2
 import pandas as pd
 
-from maskfer.data import read_dataset, read_image
-from maskfer.evaluation import ComputeConfig
-from maskfer.features import Cache
-from maskfer.masks import MASK_TYPES, draw_mask, find_faces
+from maskfer.core.images import read_image
+from maskfer.data import read_dataset
+from maskfer.core.parallel import ComputeConfig
+from maskfer.core.cache import Cache
+from maskfer.faces import find_faces
+from maskfer.masks import MASK_TYPES, draw_mask
 from maskfer.masks.dataset import MaskingConfig, _encode, mask_dataset
 
 TCEP = Path(__file__).resolve().parents[2] / "shared" / "data" / "tcep"

@@ -30,15 +30,16 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score
 
 from maskfer.data import read_dataset
-from maskfer.data.images import read_image
-from maskfer.data.readers import EMOTIONS
-from maskfer.evaluation import ComputeConfig
-from maskfer.evaluation.protocols import held_out_subjects
-from maskfer.features import Cache
-from maskfer.features.cache import atomic_write_json, stable_key
+from maskfer.core.images import read_image
+from maskfer.labels import EMOTIONS
+from maskfer.core.parallel import ComputeConfig
+from maskfer.data.sampling import held_out_subjects
+from maskfer.core.cache import Cache
+from maskfer.core.cache import stable_key
+from maskfer.core.files import atomic_write_json
 from maskfer.masks import MASK_TYPES
 from maskfer.masks.dataset import MaskingConfig, mask_dataset, mask_seed
-from maskfer.models.default import DefaultModelConfig, fer_evaluation_set
+from maskfer.training.recipe import DefaultModelConfig, fer_evaluation_set
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -53,8 +54,8 @@ class Maskfer:
         self.mask_votes: list[bool] = []  # the mask-worn check's answer for each image scored
 
     def detect_and_predict(self, rgb):
-        from maskfer.features.align import aligned_crop
-        from maskfer.masks.landmarks import crop_landmarks
+        from maskfer.faces.align import aligned_crop
+        from maskfer.faces.landmarks import crop_landmarks
         from maskfer.prediction.api import _faces
 
         faces = _faces(rgb, 5)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 import maskfer
-from maskfer.data.readers import EMOTIONS
+from maskfer.labels import EMOTIONS
 
 
 def head() -> np.ndarray:

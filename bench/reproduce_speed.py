@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 
 from maskfer.data import balanced_sample, read_dataset
-from maskfer.evaluation import ComputeConfig, ExperimentConfig, evaluate, table_features
+from maskfer.core.parallel import ComputeConfig
+from maskfer.evaluation import ExperimentConfig, evaluate, table_features
 from maskfer.evaluation.sweeps import SWEEPS, run_sweep
-from maskfer.features import Cache
+from maskfer.core.cache import Cache
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SCALES = {

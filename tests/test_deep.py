@@ -9,10 +9,10 @@ import torch
 from conftest import face_like
 from maskfer.errors import MaskferError, UnknownNameError
 from maskfer.evaluation.experiment import ExperimentConfig, Features, evaluate
-from maskfer.features.align import EYE_DISTANCE, EYE_HEIGHT, aligned_crop
-from maskfer.features.cache import stable_key
+from maskfer.faces.align import EYE_DISTANCE, EYE_HEIGHT, aligned_crop
+from maskfer.core.cache import stable_key
 from maskfer.features.pixels import PixelConfig
-from maskfer.masks.landmarks import LEFT_EYE, RIGHT_EYE, Face
+from maskfer.faces.landmarks import LEFT_EYE, RIGHT_EYE, Face
 from maskfer.models.backbones import EfficientNetLite0, ResNet18, WeightsError, create_backbone
 from maskfer.models.cnn import CNNClassifier, CNNEmbedding
 

@@ -6,7 +6,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from maskfer.errors import UnknownNameError
 from maskfer.models import KMeansClassifier, PCAProjection, create_model, list_models
-from maskfer.models.registry import is_deep
+from maskfer.models.registry import model_spec
 from conftest import face_like
 
 
@@ -48,7 +48,7 @@ def test_every_registered_model_fits_and_beats_chance(name):
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(3), 40)
     model = create_model(name)
-    if is_deep(name):
+    if model_spec(name).deep:
         # CNNs take images: flattened 64x64 RGB, a band whose height and colour depend on the label
         # (the colour for the frozen embeddings, whose global pooling cannot see where the band is;
         # at 32x32 their stride-32 features are a single pixel and the test fails).

@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 
 import maskfer.evaluation.experiment as experiment
-from maskfer.data import EMOTIONS
-from maskfer.evaluation import ComputeConfig, ExperimentConfig, evaluate, table_features
+from maskfer.labels import EMOTIONS
+from maskfer.core.parallel import ComputeConfig
+from maskfer.evaluation import ExperimentConfig, evaluate, table_features
 from maskfer.evaluation.sweeps import SWEEPS, run_sweep
-from maskfer.features import AugmentConfig, Cache, PixelConfig
+from maskfer.core.cache import Cache
+from maskfer.features import AugmentConfig, PixelConfig
 
 from conftest import face_like, save
 

@@ -5,7 +5,8 @@ import pytest
 
 import maskfer.features.pixels as pixels
 from maskfer.errors import UnknownNameError
-from maskfer.features import (AUGMENTATIONS, AugmentConfig, Cache, PixelConfig, augment_image, augment_training_set,
+from maskfer.core.cache import Cache
+from maskfer.features import (AUGMENTATIONS, AugmentConfig, PixelConfig, augment_image, augment_training_set,
                               image_to_pixels, imagenet_normalize, pixel_features)
 
 from conftest import face_like, save
@@ -60,7 +61,7 @@ def test_second_run_reads_the_cache_and_content_changes_invalidate_it(tmp_path, 
     refs = _images(tmp_path, 5)
     cache = Cache(tmp_path / "cache")
     first = pixel_features(refs, cache=cache)[0]
-    monkeypatch.setattr(pixels, "_compute_chunk", lambda *a: pytest.fail("recomputed a cached chunk"))
+    monkeypatch.setattr(pixels, "_pixel_chunks", lambda *a: pytest.fail("recomputed a cached chunk"))
     assert np.array_equal(pixel_features(refs, cache=cache)[0], first)
     save(tmp_path / "0.png", face_like(6, 99))  # same name, new content
     with pytest.raises(pytest.fail.Exception):
@@ -78,8 +79,8 @@ def test_an_interrupted_run_resumes_and_leaves_nothing_half_written(tmp_path, mo
     with pytest.raises(KeyboardInterrupt):
         pixel_features(refs, cache=cache, on_chunk=interrupt)  # killed after the first chunk
     computed = []
-    original = pixels._compute_chunk
-    monkeypatch.setattr(pixels, "_compute_chunk", lambda chunk, config: computed.append(len(chunk)) or original(chunk, config))
+    original = pixels._pixel_chunks
+    monkeypatch.setattr(pixels, "_pixel_chunks", lambda chunks, config: computed.extend(map(len, chunks)) or original(chunks, config))
     X, ok, _ = pixel_features(refs, cache=cache)
     assert computed == [4, 4] and ok.all() and X.shape[0] == 12
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.name.endswith(".tmp")]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from maskfer.data import ImageError, read_image
+from maskfer.core.images import ImageError, read_image
 from maskfer.features import PixelConfig, pixel_features
 
 from conftest import face_like, save

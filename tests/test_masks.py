@@ -6,11 +6,13 @@ import pandas as pd
 import pytest
 
 import maskfer.masks.dataset as masking
-from maskfer.data import read_dataset, read_image
+from maskfer.core.images import read_image
+from maskfer.data import read_dataset
 from maskfer.errors import UnknownNameError
-from maskfer.masks import MASK_TYPES, apply_mask, draw_mask, find_faces
+from maskfer.faces import find_faces
+from maskfer.masks import MASK_TYPES, apply_mask, draw_mask
 from maskfer.masks.dataset import MaskingConfig, mask_dataset, masking_summary
-from maskfer.masks.landmarks import MUST_COVER, MUST_NOT_COVER
+from maskfer.faces.landmarks import MUST_COVER, MUST_NOT_COVER
 
 from conftest import save, shared
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 import maskfer
 from maskfer.cli import app
-from maskfer.data.readers import EMOTIONS
+from maskfer.labels import EMOTIONS
 from maskfer.prediction.model import ModelError, load_model, weights_path
 
 runner = CliRunner()

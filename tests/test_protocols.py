@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from maskfer.data import EMOTIONS, read_dataset
+from maskfer.data import read_dataset
+from maskfer.labels import EMOTIONS
 from maskfer.errors import MaskferError, UnknownNameError
 from maskfer.evaluation import make_folds
 

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from maskfer.data import COLUMNS, EMOTIONS, DatasetError, detect_layout, read_dataset
+from maskfer.labels import EMOTIONS
+from maskfer.data import COLUMNS, DatasetError, detect_layout, read_dataset
 from maskfer.errors import UnknownNameError
 
 from conftest import face_like, save, shared
@@ -68,7 +69,7 @@ def test_fer2013_folders_keep_the_official_split(tmp_path):
 
 
 def test_fer2013_csv_reads_pixel_strings_and_usage(tmp_path):
-    from maskfer.data import read_image
+    from maskfer.core.images import read_image
 
     rng = np.random.default_rng(0)
     rows = [{"emotion": e, "pixels": " ".join(map(str, rng.integers(0, 256, 48 * 48))), "Usage": u}

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from maskfer.data.readers import EMOTIONS
+from maskfer.labels import EMOTIONS
 from maskfer.masks.draw import MASK_TYPES
 from maskfer.web.app import ServeConfig, create_app
 

@@ -1,8 +1,13 @@
 """maskfer: facial expression recognition on masked faces.
 
 Importing this package does nothing but define names: no model loading, no downloads,
-no warning filters, no environment changes. Every stage lives in its own subpackage:
-data -> features -> models -> evaluation -> report.
+no warning filters, no environment changes. Every stage lives in its own subpackage, each
+importing only those before it:
+
+    core, labels, errors                    shared machinery, below every stage
+    data -> faces -> masks -> features -> models -> evaluation -> report    the study
+    training (the shipped model's recipe), weights (its files and their format)
+    prediction -> web                       any photo, with the shipped model
 """
 
 __version__ = "0.1.0"

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from maskfer.errors import MaskferError
+from maskfer.errors import MaskferError, check_names
 
 app = typer.Typer(help="Facial expression recognition on masked faces, evaluated honestly.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -41,13 +41,13 @@ def user_errors():
 
 
 def _compute(jobs: int, scheduler: Optional[str], cluster: str):
-    from maskfer.evaluation.parallel import ComputeConfig
+    from maskfer.core.parallel import ComputeConfig
 
     return ComputeConfig(jobs=jobs, scheduler=scheduler, cluster=cluster)
 
 
 def _cache(cache_dir: Optional[Path], no_cache: bool):
-    from maskfer.features.cache import Cache
+    from maskfer.core.cache import Cache
 
     return Cache(cache_dir, enabled=not no_cache)
 
@@ -65,25 +65,15 @@ def _parse_params(params: list[str]) -> dict:
     return parsed
 
 
-def _names(text: str, valid, what: str, presets: dict[str, tuple] | None = None) -> tuple[str, ...]:
-    from maskfer.errors import check_name
-
-    if presets and text in presets:
-        return tuple(presets[text])
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    for n in names:
-        check_name(what, n, [*valid, *(presets or {})])
-    return names
-
-
-def _dataset_features(path, layout, subject_regex, pixels, cache, progress):
+def _dataset_features(path, layout, subject_regex, pixels, cache, progress, compute=None):
     """Read a dataset and its features, advancing a progress bar; returns (task, features)."""
+    from maskfer.core.parallel import ComputeConfig
     from maskfer.data import read_dataset
     from maskfer.evaluation.experiment import table_features
 
     dataset = read_dataset(path, layout, subject_regex)
     task = progress.add_task("features", total=len(dataset.table))
-    return task, table_features(dataset.table, pixels, cache, lambda n: progress.advance(task, n))
+    return task, table_features(dataset.table, pixels, cache, lambda n: progress.advance(task, n), compute or ComputeConfig())
 
 
 JOBS = typer.Option(1, "--jobs", "-j", help="Parallel local workers.")
@@ -105,8 +95,8 @@ def data_info(
     """Counts per class, per subject and per angle, and what was skipped and why."""
     from rich.progress import track
 
-    from maskfer.data import read_dataset, read_image
-    from maskfer.data.images import ImageError
+    from maskfer.core.images import ImageError, read_image
+    from maskfer.data import read_dataset
 
     with user_errors():
         dataset = read_dataset(path, layout, subject_regex)
@@ -154,8 +144,8 @@ def data_sample(
     subject_regex: Optional[str] = SUBJECT_REGEX,
 ):
     """Balanced sample, equal emotions and angles where the data allows (the study's 15,000)."""
+    from maskfer.core.files import atomic_write_text
     from maskfer.data import balanced_sample, read_dataset
-    from maskfer.features.cache import atomic_write_text
 
     with user_errors():
         table = balanced_sample(read_dataset(path, layout, subject_regex).table, n, seed=seed, replace=replace_)
@@ -169,6 +159,7 @@ def features(
     size: int = typer.Option(64, "--size"),
     color: str = typer.Option("rgb", "--color", help="rgb or gray."),
     layout: str = LAYOUT,
+    jobs: int = JOBS, scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER,
     cache_dir: Optional[Path] = CACHE_DIR,
 ):
     """Compute (or read from the cache) the study's pixel features for a dataset."""
@@ -179,7 +170,8 @@ def features(
     with user_errors():
         cache = _cache(cache_dir, False)
         with Progress(console=errors, transient=True) as progress:
-            _, result = _dataset_features(path, layout, None, PixelConfig(size=size, color=color), cache, progress)
+            _, result = _dataset_features(path, layout, None, PixelConfig(size=size, color=color), cache, progress,
+                                          _compute(jobs, scheduler, cluster))
     for line in result.errors:
         errors.print(f"unreadable {line}", highlight=False, soft_wrap=True)
     console.print(f"{result.X.shape[0]} x {result.X.shape[1]} features, key {result.key}, cached in {cache.root}")
@@ -201,28 +193,17 @@ def mask(
     """Draw synthetic masks on every face of a dataset, checked image by image."""
     from rich.progress import Progress
 
-    from maskfer.data import read_dataset
-    from maskfer.features.cache import atomic_write_bytes, atomic_write_json, atomic_write_text
     from maskfer.masks import MASK_TYPES
-    from maskfer.masks.dataset import MaskingConfig, contact_sheet, mask_dataset, masking_summary
+    from maskfer.masks.dataset import MaskingConfig, mask_folder
 
     with user_errors():
-        config = MaskingConfig(types=_names(types, MASK_TYPES, "mask type", {"all": MASK_TYPES}), seed=seed,
+        config = MaskingConfig(types=check_names(types, MASK_TYPES, "mask type", {"all": MASK_TYPES}), seed=seed,
                                largest=largest, image_format=image_format)
-        dataset = read_dataset(path, layout, subject_regex)
         with Progress(console=errors) as progress:
-            task = progress.add_task("masking", total=len(dataset.table))
-            masked = mask_dataset(dataset.table, out, config, _cache(cache_dir, no_cache), _compute(jobs, scheduler, cluster),
-                                  on_photo=lambda n: progress.advance(task, n))
-    import cv2
-
-    summary = masking_summary(masked)
-    atomic_write_text(out / "masks.csv", masked.to_csv(index=False))
-    atomic_write_json(out / "summary.json", {"config": {**config.__dict__}, "dataset": str(path), **summary})
-    for kind in config.types:
-        sheet = contact_sheet(masked, kind, seed=seed)
-        if sheet is not None:
-            atomic_write_bytes(out / f"contact_{kind}.png", cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))[1].tobytes())
+            task = progress.add_task("masking", total=None)
+            _, summary = mask_folder(path, out, config, layout, subject_regex, _cache(cache_dir, no_cache),
+                                     _compute(jobs, scheduler, cluster), on_photo=lambda n: progress.advance(task, n),
+                                     on_start=lambda n: progress.update(task, total=n))
     for kind, counts in summary["per_type"].items():
         console.print(f"{kind:9s} {counts.get('ok', 0):6d} ok {counts.get('failed', 0):6d} failed", highlight=False)
     for reason, count in summary["failures"].items():
@@ -234,10 +215,10 @@ def mask(
 @app.command()
 def models():
     """List the registered models."""
-    from maskfer.models.registry import DESCRIPTIONS, list_models
+    from maskfer.models.registry import MODELS
 
-    for name in list_models():
-        console.print(f"{name:22s} {DESCRIPTIONS.get(name, '')}", highlight=False)
+    for name, spec in MODELS.items():
+        console.print(f"{name:22s} {spec.family:13s} {spec.description}", highlight=False)
 
 
 @app.command()
@@ -269,7 +250,7 @@ def evaluate(
                                   pixels=PixelConfig(size, color), augment=AugmentConfig(fraction=augment, seed=seed))
         compute, cache = _compute(jobs, scheduler, cluster), _cache(cache_dir, no_cache)
         with Progress(console=errors, transient=True) as progress:
-            task, feats = _dataset_features(path, layout, subject_regex, config.pixels, cache, progress)
+            task, feats = _dataset_features(path, layout, subject_regex, config.pixels, cache, progress, compute)
             progress.update(task, description=f"{model} folds", completed=0, total=folds)
             result = run_evaluate(feats, config, cache, compute, on_fold=lambda: progress.advance(task))
     s = result["summary"]
@@ -305,7 +286,7 @@ def sweep(
         configs = sweep_configs(name, ExperimentConfig(protocol=protocol, n_splits=folds, seed=seed), quick)
         compute, cache = _compute(jobs, scheduler, cluster), _cache(cache_dir, no_cache)
         with Progress(console=errors, transient=True) as progress:
-            task, feats = _dataset_features(path, layout, subject_regex, configs[0].pixels, cache, progress)
+            task, feats = _dataset_features(path, layout, subject_regex, configs[0].pixels, cache, progress, compute)
             progress.update(task, description=f"{name}", completed=0, total=len(configs) * folds)
             result = sweep_result(name, configs, evaluate_many(feats, configs, cache, compute, lambda: progress.advance(task)))
     for point in result["points"]:
@@ -347,28 +328,22 @@ def reproduce(
     from maskfer.evaluation.sweeps import SWEEPS
     from maskfer.features.pixels import PixelConfig
     from maskfer.masks.draw import MASK_TYPES
-    from maskfer.models.registry import DEEP, list_models
-    from maskfer.study import STUDY_MODELS, StudyConfig, reproduce as run_reproduce
+    from maskfer.study import StudyConfig, choose_models, reproduce as run_reproduce
 
     if not data.exists():
         errors.print(f"[bold red]error:[/] {data}: no such folder. {DATA_HINT}.", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     with user_errors():
-        chosen = _names(models_, list_models(), "model", {"study": STUDY_MODELS, "cnn": tuple(DEEP), "all": tuple(list_models())})
-        if models_ in ("all", "cnn") and weights == "imagenet" and "resnet18" in chosen:
-            from maskfer.models.backbones import imagenet_available
-
-            if not imagenet_available("resnet18"):
-                chosen = tuple(m for m in chosen if m != "resnet18")
-                errors.print("note: resnet18 (ImageNet) left out: no ImageNet ResNet18 weights on this machine and no "
-                             "--weights PATH; resnet18_scratch runs instead", highlight=False)
+        chosen, notes = choose_models(models_, weights)
+        for note in notes:
+            errors.print(f"note: {note}", highlight=False)
         cnn = {"device": device, **({"epochs": epochs} if epochs else {}), **({"max_batches": max_batches} if max_batches else {})}
         study = StudyConfig(
             data=str(data), layout=layout, subject_regex=subject_regex, sample=sample, sample_with_replacement=sample_replace,
-            protocols=_names(protocols, PROTOCOLS, "protocol"),
+            protocols=check_names(protocols, PROTOCOLS, "protocol"),
             models=chosen, cnn=cnn, resnet18_weights=weights, aligned_size=aligned_size,
-            sweeps=_names(sweeps, SWEEPS, "sweep", {"all": tuple(SWEEPS), "none": ()}),
-            masks=_names(masks, MASK_TYPES, "mask type", {"all": MASK_TYPES, "none": ()}),
+            sweeps=check_names(sweeps, SWEEPS, "sweep", {"all": tuple(SWEEPS), "none": ()}),
+            masks=check_names(masks, MASK_TYPES, "mask type", {"all": MASK_TYPES, "none": ()}),
             augment_fraction=augment, quick=quick, n_splits=folds, seed=seed, pixels=PixelConfig(size, color, crop),
         )
         record = run_reproduce(study, out, _cache(cache_dir, no_cache), _compute(jobs, scheduler, cluster))
@@ -385,16 +360,10 @@ def report(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the report (default: next to results)."),
 ):
     """Render the HTML and Markdown report again from a results file."""
-    from maskfer.report.render import write_report
+    from maskfer.report.render import report_from_results
 
     with user_errors():
-        try:
-            record = json.loads(results.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise MaskferError(f"{results}: not a readable results file ({exc})") from None
-        if record.get("kind") != "study":
-            raise MaskferError(f"{results}: not a study results file (kind {record.get('kind')!r})")
-        paths = write_report(record, out or results.parent)
+        paths = report_from_results(results, out)
     console.print(f"report: {paths['html']} (and {paths['markdown'].name})")
 
 
@@ -480,7 +449,7 @@ def train_default(
     jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
     """Train the shipped model (expression CNN exported to ONNX, and the mask-worn check) from scratch."""
-    from maskfer.models.default import DefaultModelConfig, train_default as run_training, train_mask_check
+    from maskfer.training.recipe import DefaultModelConfig, train_default as run_training, train_mask_check
 
     with user_errors():
         config = DefaultModelConfig(data=str(data), epochs=epochs, limit=limit)

@@ -17,3 +17,13 @@ def check_name(kind: str, name: str, valid) -> str:
     if name not in valid:
         raise UnknownNameError(kind, name, valid)
     return name
+
+
+def check_names(text: str, valid, kind: str, presets: dict | None = None) -> tuple[str, ...]:
+    """A comma-separated option (`"logreg,svm"`) or a preset's name (`"all"`) as a tuple of valid names."""
+    if presets and text in presets:
+        return tuple(presets[text])
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    for name in names:
+        check_name(kind, name, [*valid, *(presets or {})])
+    return names

@@ -20,16 +20,47 @@ from maskfer.data.readers import read_dataset
 from maskfer.data.sampling import balanced_sample
 from maskfer.errors import MaskferError, check_name
 from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many, table_features
-from maskfer.evaluation.parallel import ComputeConfig
+from maskfer.core.parallel import ComputeConfig
 from maskfer.evaluation.protocols import PROTOCOLS
 from maskfer.evaluation.sweeps import QUICK_SWEEPS, SWEEPS, sweep_configs, sweep_result
 from maskfer.features.augment import AugmentConfig
-from maskfer.features.cache import Cache, atomic_write_json, stable_key
+from maskfer.core.cache import Cache, stable_key
+from maskfer.core.files import atomic_write_json
 from maskfer.features.pixels import PixelConfig
-from maskfer.models.registry import MODELS, is_deep
+from maskfer.models.registry import MODELS, list_models, model_spec
 
 STUDY_MODELS = ("naive_bayes", "logreg", "random_forest", "kmeans", "svm", "svm_poly")
 QUICK_AUGMENT_MODELS = ("naive_bayes", "random_forest")
+
+
+def choose_models(text: str, resnet18_weights: str = "imagenet") -> tuple[tuple[str, ...], list[str]]:
+    """`--models`: "study" (the six classical), "cnn", "all" or comma-separated names; and notes to show.
+
+    A preset leaves out a model that starts from ImageNet weights which are not on this machine
+    (ImageNet ResNet18 ships in no package), with a note; a model named outright is kept, and
+    fails with the weights error if they cannot be had.
+    """
+    from maskfer.errors import check_names
+
+    presets = {"study": STUDY_MODELS, "cnn": tuple(n for n in list_models() if model_spec(n).deep), "all": tuple(list_models())}
+    chosen = check_names(text, MODELS, "model", presets)
+    notes = []
+    if text in ("cnn", "all") and resnet18_weights == "imagenet":
+        missing = [m for m in chosen if model_spec(m).family == "cnn" and model_spec(m).weights == "imagenet"
+                   and not _imagenet_available(model_spec(m).backbone)]
+        chosen = tuple(m for m in chosen if m not in missing)
+        notes += [f"{m} (ImageNet) left out: no ImageNet {model_spec(m).backbone} weights on this machine and no --weights PATH"
+                  for m in missing]
+    return chosen, notes
+
+
+def _imagenet_available(backbone: str) -> bool:
+    from maskfer.models.registry import cnn_module
+
+    cnn_module()  # a one-line error if PyTorch is missing
+    from maskfer.models.backbones import imagenet_available
+
+    return imagenet_available(backbone)
 
 
 @dataclass(frozen=True)
@@ -63,16 +94,16 @@ class StudyConfig:
             check_name("model", m, MODELS)
         for s in self.sweeps:
             check_name("sweep", s, SWEEPS)
-        from maskfer.masks.draw import MASK_TYPES  # light: no MediaPipe import
+        from maskfer.masks.draw import check_mask_type  # light: no MediaPipe import
 
         for m in self.masks:
-            check_name("mask type", m, MASK_TYPES)
+            check_mask_type(m)
 
     def experiment(self, **changes) -> ExperimentConfig:
-        model = changes.get("model")
-        if model and is_deep(model) and "+" not in model:
+        spec = model_spec(changes["model"]) if changes.get("model") else None
+        if spec is not None and spec.family == "cnn":
             params = dict(self.cnn)
-            if model == "resnet18":
+            if spec.backbone == "resnet18" and spec.weights == "imagenet":
                 params["weights"] = self.resnet18_weights
             changes["params"] = {**params, **changes.get("params", {})}
         return ExperimentConfig(n_splits=self.n_splits, seed=self.seed, pixels=self.pixels, **changes)
@@ -82,7 +113,7 @@ class StudyConfig:
         # The CNNs are left out by default: each augmented CNN run costs as much as the study's whole classical part.
         if self.augment_models is not None:
             return self.augment_models
-        classical = tuple(m for m in self.models if not is_deep(m))
+        classical = tuple(m for m in self.models if not model_spec(m).deep)
         return tuple(m for m in QUICK_AUGMENT_MODELS if m in classical) if self.quick else classical
 
     @property
@@ -113,7 +144,7 @@ def plan_aligned(study: StudyConfig) -> list[tuple[str, dict, list[ExperimentCon
     """The CNNs again on face-aligned crops (`aligned_size`), for the input comparison."""
     pixels = study.aligned_pixels
     return [("aligned", {"model": m, "protocol": p}, [replace(study.experiment(model=m, protocol=p), pixels=pixels)])
-            for p in study.protocols for m in study.models if is_deep(m)]
+            for p in study.protocols for m in study.models if model_spec(m).deep]
 
 
 def plan_unmasked(study: StudyConfig) -> list[tuple[str, dict, list[ExperimentConfig]]]:
@@ -193,14 +224,14 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
             main = plain
         task = progress.add_task("features", total=len(main) + (len(plain) if study.masks else 0))
         advance = advancer(task, len(main), "images")
-        features = table_features(main, study.pixels, cache, on_chunk=advance)
+        features = table_features(main, study.pixels, cache, advance, compute)
         sections = _run(plan(study), features, cache, compute, progress, advancer)
         if study.masks:
-            plain_features = table_features(plain, study.pixels, cache, on_chunk=advance)
+            plain_features = table_features(plain, study.pixels, cache, advance, compute)
             sections += _run(plan_unmasked(study), plain_features, cache, compute, progress, advancer)
         if study.aligned_size and plan_aligned(study):
             task = progress.add_task("aligned crops", total=len(main))
-            aligned = table_features(main, study.aligned_pixels, cache, on_chunk=advancer(task, len(main), "aligned crops"))
+            aligned = table_features(main, study.aligned_pixels, cache, advancer(task, len(main), "aligned crops"), compute)
             sections += _run(plan_aligned(study), aligned, cache, compute, progress, advancer)
 
     record = {
@@ -228,4 +259,4 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
     return record
 
 
-__all__ = ["QUICK_SWEEPS", "STUDY_MODELS", "StudyConfig", "plan", "plan_aligned", "plan_unmasked", "reproduce"]
+__all__ = ["QUICK_SWEEPS", "STUDY_MODELS", "StudyConfig", "choose_models", "plan", "plan_aligned", "plan_unmasked", "reproduce"]

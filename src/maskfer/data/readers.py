@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from maskfer.data.images import IMAGE_EXTENSIONS
+from maskfer.core.images import IMAGE_EXTENSIONS
 from maskfer.errors import MaskferError, check_name
 
 # The study's seven classes, in its order; the label index of each is its position here.

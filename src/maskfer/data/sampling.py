@@ -1,6 +1,9 @@
-"""Balanced sampling as the study did it: equal emotions and head angles where the data allows."""
+"""Balanced sampling as the study did it (equal emotions and head angles where the data allows), and
+fixed person hold-outs chosen by a hash of the name."""
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import pandas as pd
@@ -34,3 +37,14 @@ def balanced_sample(table: pd.DataFrame, n: int, by=("emotion", "angle"), seed: 
     chosen = [rng.choice(groups[key], size=quota[key], replace=replace) for key in sorted(groups) if quota[key]]
     order = rng.permutation(np.concatenate(chosen))
     return table.iloc[order].reset_index(drop=True)
+
+
+def held_out_subjects(subjects, fraction: float = 0.2, salt: str = "maskfer") -> np.ndarray:
+    """True for a fixed `fraction` of the people (at least one), the first when ordered by a hash of the name.
+
+    A hash, not a shuffle of the table: the same people are held out however the table is
+    read or sampled, so a model trained on one table is never tested on its own people.
+    """
+    names = sorted(set(subjects), key=lambda n: hashlib.blake2b(f"{salt}:{n}".encode(), digest_size=8).digest())
+    held = set(names[:max(1, round(fraction * len(names)))])
+    return np.array([s in held for s in subjects], dtype=bool)

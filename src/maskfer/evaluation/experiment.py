@@ -16,18 +16,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 import maskfer
-from maskfer.data.readers import EMOTIONS
+from maskfer.labels import EMOTIONS
 from maskfer.errors import MaskferError, check_name
 from maskfer.evaluation.metrics import scores, summarize
-from maskfer.evaluation.parallel import ComputeConfig, run_tasks
+from maskfer.core.parallel import ComputeConfig
 from maskfer.evaluation.protocols import DEFAULT_PROTOCOL, PROTOCOLS, make_folds
 from maskfer.features.augment import AugmentConfig, augment_training_set
-from maskfer.features.cache import Cache, atomic_write_json, stable_key
+from maskfer.core.cache import Cache, cached_map, stable_key
+from maskfer.core.files import atomic_write_json
 from maskfer.features.pixels import PixelConfig, pixel_features
-from maskfer.models.registry import MODELS, create_model, is_deep
+from maskfer.models.registry import MODELS, create_model, model_spec
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,11 @@ class Features:
     config: PixelConfig
 
 
-def table_features(table: pd.DataFrame, config: PixelConfig = PixelConfig(), cache: Cache | None = None, on_chunk=None) -> Features:
+def table_features(table: pd.DataFrame, config: PixelConfig = PixelConfig(), cache: Cache | None = None, on_chunk=None,
+                   compute: ComputeConfig = ComputeConfig()) -> Features:
     """Features for a dataset table; unreadable images are dropped and named in `errors`."""
     cache = cache if cache is not None else Cache()
-    X, ok, errors = pixel_features(table["path"].tolist(), config, cache, on_chunk)
+    X, ok, errors = pixel_features(table["path"].tolist(), config, cache, on_chunk, compute)
     kept = table[ok].reset_index(drop=True)
     if kept.empty:
         raise MaskferError(f"no readable images among {len(table)} (first problem: {errors[0] if errors else 'none'})")
@@ -88,7 +89,7 @@ def fit_and_score_fold(X, y, train, test, model: str, params: dict, augment: Aug
     X_train, y_train = augment_training_set(X[train], y[train], shape, augment)
     estimator = create_model(model, **params)
     start = time.perf_counter()
-    if is_deep(model) and not isinstance(estimator, Pipeline):
+    if model_spec(model).eval_set:
         # CNNs score the validation fold after every epoch: the study's training curves.
         estimator.fit(X_train, y_train, eval_set=(X[test], y[test]))
     else:
@@ -108,6 +109,10 @@ def fit_and_score_fold(X, y, train, test, model: str, params: dict, augment: Aug
     }
 
 
+def _fit_folds(tasks: list[tuple], X: np.ndarray, y: np.ndarray) -> list[dict]:
+    return [fit_and_score_fold(X, y, *task) for task in tasks]
+
+
 def evaluate_many(features: Features, configs: list[ExperimentConfig], cache: Cache | None = None,
                   compute: ComputeConfig = ComputeConfig(), on_fold=None) -> list[dict]:
     """Cross-validate several configs on the same features; all their folds run as one task list.
@@ -116,44 +121,32 @@ def evaluate_many(features: Features, configs: list[ExperimentConfig], cache: Ca
     is done, so an interrupted run resumes where it stopped.
     """
     cache = cache if cache is not None else Cache()
-    plans, todo = [], []
+    tasks, keys, owner = [], [], []
     for c, config in enumerate(configs):
         if config.pixels != features.config:
             raise MaskferError(f"config asks for pixels {config.pixels} but the features are {features.config}")
-        folds = make_folds(config.protocol, features.table, config.n_splits, config.seed)
-        keys = [stable_key("fold", features.key, config.to_dict(), i, test.tolist()) for i, (_, test) in enumerate(folds)]
-        cached = [cache.load_json("folds", key) for key in keys]
-        plans.append((folds, keys, cached))
-        todo += [(c, i) for i, hit in enumerate(cached) if hit is None]
-        if on_fold:
-            for _ in range(sum(hit is not None for hit in cached)):
-                on_fold()
-
-    def store(j, result):
-        c, i = todo[j]
-        folds, keys, cached = plans[c]
-        cached[i] = {"fold": i, **result}
-        cache.save_json("folds", keys[i], cached[i])
-        if on_fold:
-            on_fold()
-
-    tasks = []
-    for c, i in todo:
-        config, (train, test) = configs[c], plans[c][0][i]
-        tasks.append((features.X, features.y, train, test, config.model, config.params, config.augment, config.pixels.shape))
-    run_tasks(fit_and_score_fold, tasks, compute, on_result=store)
+        for i, (train, test) in enumerate(make_folds(config.protocol, features.table, config.n_splits, config.seed)):
+            tasks.append((train, test, config.model, config.params, config.augment, config.pixels.shape))
+            keys.append(stable_key("fold", features.key, config.to_dict(), i, test.tolist()))
+            owner.append((c, i))
+    done = cached_map(_fit_folds, tasks, keys, cache=cache, kind="folds", args=(features.X, features.y), compute=compute,
+                      on_progress=(lambda n: [on_fold() for _ in range(n)]) if on_fold else None)
+    folds: list[list[dict]] = [[] for _ in configs]
+    for (c, i), result in zip(owner, done):
+        folds[c].append({"fold": i, **{k: v for k, v in result.items() if k != "fold"}})
     data = describe_data(features)
     return [
         {
             "maskfer_version": maskfer.__version__,
             "kind": "cross_validation",
             "config": config.to_dict(),
+            "model_description": model_spec(config.model).description,
             "protocol_description": PROTOCOLS[config.protocol],
             "data": data,
-            "folds": cached,
-            "summary": {**summarize(cached), **accuracy_by(features, cached, "mask_type")},
+            "folds": config_folds,
+            "summary": {**summarize(config_folds), **accuracy_by(features, config_folds, "mask_type")},
         }
-        for config, (_, _, cached) in zip(configs, plans)
+        for config, config_folds in zip(configs, folds)
     ]
 
 

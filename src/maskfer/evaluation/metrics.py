@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, recall_score
 
-from maskfer.data.readers import EMOTIONS
+from maskfer.labels import EMOTIONS
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray, prefix: str = "") -> dict:

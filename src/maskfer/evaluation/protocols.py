@@ -101,16 +101,3 @@ def make_folds(protocol: str, table: pd.DataFrame, n_splits: int = 5, seed: int 
         people = _people(table) if table["subject"].notna().all() else table["source"].tolist()
         return held_out_mask_folds(labels, table["mask_type"].to_numpy(), people, n_splits, seed)
     return source_disjoint_folds(labels, table["source"].to_numpy(), n_splits, seed)
-
-
-def held_out_subjects(subjects, fraction: float = 0.2, salt: str = "maskfer") -> np.ndarray:
-    """True for a fixed `fraction` of the people (at least one), the first when ordered by a hash of the name.
-
-    A hash, not a shuffle of the table: the same people are held out however the table is
-    read or sampled, so a model trained on one table is never tested on its own people.
-    """
-    import hashlib
-
-    names = sorted(set(subjects), key=lambda n: hashlib.blake2b(f"{salt}:{n}".encode(), digest_size=8).digest())
-    held = set(names[:max(1, round(fraction * len(names)))])
-    return np.array([s in held for s in subjects], dtype=bool)

@@ -12,8 +12,8 @@ from dataclasses import replace
 import maskfer
 from maskfer.errors import check_name
 from maskfer.evaluation.experiment import ExperimentConfig, Features, evaluate_many
-from maskfer.evaluation.parallel import ComputeConfig
-from maskfer.features.cache import Cache
+from maskfer.core.parallel import ComputeConfig
+from maskfer.core.cache import Cache
 
 # name -> (model, grid). The SVM grid runs on PCA features: on raw 12,288-pixel vectors an RBF
 # fit takes 5.5 s at 985 training images and grows about with their square; on 100 PCA

@@ -1,8 +1,9 @@
 """The study's features: the face resized to 64x64, scaled to [0,1] and flattened.
 
-`pixel_features` computes them for a table of image references in chunks, each chunk cached
-by the content of its images and the parameters, so a second run (or a resumed one) reads
-the cache and only unfinished chunks are computed.
+`pixel_features` computes them for a list of image references in chunks, each chunk cached by
+the content of its images and the parameters (`maskfer.core.cache.cached_map`), so a second run
+(or a resumed one) reads the cache, only unfinished chunks are computed, and `compute` spreads
+them over local processes or a Dask cluster.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from maskfer.data.images import ImageError, content_hash, read_image
+from maskfer.core.cache import Cache, cached_map, stable_key
+from maskfer.core.images import ImageError, content_hash, read_image
+from maskfer.core.parallel import ComputeConfig
 from maskfer.errors import check_name
-from maskfer.features.cache import Cache, stable_key
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -47,10 +49,9 @@ class PixelConfig:
 def image_to_pixels(image: np.ndarray, config: PixelConfig = PixelConfig()) -> np.ndarray:
     """One RGB uint8 image -> float32 vector of length size*size*channels in [0, 1]."""
     if config.crop == "aligned":
-        from maskfer.features.align import aligned_crop
-        from maskfer.masks.landmarks import find_faces
+        from maskfer.faces import aligned_crop, find_faces
 
-        faces = find_faces(image, 1, crop_fallback=True)
+        faces = find_faces(image, max_faces=1)
         small = aligned_crop(image, faces[0], config.size) if faces else cv2.resize(image, (config.size, config.size), interpolation=cv2.INTER_AREA)
     else:
         small = cv2.resize(image, (config.size, config.size), interpolation=cv2.INTER_AREA)
@@ -64,17 +65,20 @@ def imagenet_normalize(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) - IMAGENET_MEAN) / IMAGENET_STD
 
 
-def _compute_chunk(refs: Sequence[str], config: PixelConfig):
-    out = np.zeros((len(refs), int(np.prod(config.shape))), dtype=np.float32)
-    ok = np.zeros(len(refs), dtype=bool)
-    errors = []
-    for i, ref in enumerate(refs):
-        try:
-            out[i] = image_to_pixels(read_image(ref), config)
-            ok[i] = True
-        except ImageError as exc:
-            errors.append(str(exc))
-    return out, ok, errors
+def _pixel_chunks(chunks: list[list[str]], config: PixelConfig) -> list[dict]:
+    results = []
+    for refs in chunks:
+        X = np.zeros((len(refs), int(np.prod(config.shape))), dtype=np.float32)
+        ok = np.zeros(len(refs), dtype=bool)
+        errors = []
+        for i, ref in enumerate(refs):
+            try:
+                X[i] = image_to_pixels(read_image(ref), config)
+                ok[i] = True
+            except ImageError as exc:
+                errors.append(str(exc))
+        results.append({"X": X, "ok": ok, "errors": np.array(errors, dtype=str)})
+    return results
 
 
 def pixel_features(
@@ -82,30 +86,25 @@ def pixel_features(
     config: PixelConfig = PixelConfig(),
     cache: Cache | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    compute: ComputeConfig = ComputeConfig(),
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Features for every reference: (X, ok, errors).
 
     `ok[i]` is False for an image that could not be read; its row of X is zeros and `errors`
-    holds one line naming it and the reason. `on_chunk(n)` is called after each chunk (for
-    progress bars).
+    holds one line naming it and the reason. `on_chunk(n)` is called as each chunk of n images
+    is done (for progress bars).
     """
+    from maskfer.faces import FACES_VERSION
+
     cache = cache if cache is not None else Cache()
     refs = [str(r) for r in refs]
-    parts, oks, errors = [], [], []
-    for start in range(0, len(refs), CHUNK):
-        chunk = refs[start:start + CHUNK]
-        key = stable_key("pixels", asdict(config), [content_hash(r) for r in chunk])
-        hit = cache.load_arrays("pixels", key)
-        if hit is None:
-            X, ok, chunk_errors = _compute_chunk(chunk, config)
-            cache.save_arrays("pixels", key, X=X, ok=ok, errors=np.array(chunk_errors, dtype=str))
-        else:
-            X, ok, chunk_errors = hit["X"], hit["ok"], [str(e) for e in hit["errors"]]
-        parts.append(X)
-        oks.append(ok)
-        errors.extend(chunk_errors)
-        if on_chunk:
-            on_chunk(len(chunk))
+    chunks = [refs[start:start + CHUNK] for start in range(0, len(refs), CHUNK)]
+    # Aligned crops depend on the face path: its version is part of their key.
+    version = FACES_VERSION if config.crop == "aligned" else None
+    keys = [stable_key("pixels", asdict(config), version, [content_hash(r) for r in chunk]) for chunk in chunks]
+    parts = cached_map(_pixel_chunks, chunks, keys, cache=cache, kind="pixels", store="arrays", args=(config,),
+                       compute=compute, on_progress=on_chunk, weight=len)
     if not parts:
         return np.zeros((0, int(np.prod(config.shape))), np.float32), np.zeros(0, bool), []
-    return np.concatenate(parts), np.concatenate(oks), errors
+    return (np.concatenate([p["X"] for p in parts]), np.concatenate([p["ok"] for p in parts]),
+            [str(e) for p in parts for e in p["errors"]])

@@ -1,22 +1,21 @@
-"""Stage 2 of the pipeline (data -> masks -> features): synthetic masks from face landmarks."""
+"""Stage 3 of the pipeline (data -> faces -> masks): synthetic masks drawn from face landmarks."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from maskfer.masks.draw import MASK_TYPES, MaskedFace, MaskQuality, draw_mask
-from maskfer.masks.landmarks import Face, detect_faces, find_faces, head_pose
+from maskfer.masks.draw import MASK_TYPES, MASKS, MaskedFace, MaskQuality, check_mask_type, draw_mask, register_mask
 
 
 def apply_mask(image: np.ndarray, kind: str = "surgical", seed: int = 0, largest: bool = False) -> np.ndarray:
     """Draw a mask of `kind` on every face of an RGB uint8 image (or only the largest)."""
-    from maskfer.errors import check_name
+    from maskfer.faces.landmarks import find_faces
 
-    check_name("mask type", kind, MASK_TYPES)
-    faces = detect_faces(image)
+    check_mask_type(kind)
+    faces = find_faces(image)
     for index, face in enumerate(faces[:1] if largest else faces):
         image = draw_mask(image, face, kind, seed + index).image
     return image
 
 
-__all__ = ["MASK_TYPES", "Face", "MaskQuality", "MaskedFace", "apply_mask", "draw_mask", "detect_faces", "find_faces", "head_pose"]
+__all__ = ["MASKS", "MASK_TYPES", "MaskQuality", "MaskedFace", "apply_mask", "check_mask_type", "draw_mask", "register_mask"]

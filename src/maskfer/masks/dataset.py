@@ -18,17 +18,17 @@ import numpy as np
 import pandas as pd
 
 import maskfer
-from maskfer.data.images import ImageError, content_hash, read_image
+from maskfer.core.cache import Cache, cached_map, stable_key
+from maskfer.core.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from maskfer.core.images import ENCODINGS, ImageError, content_hash, encode_image, read_image
+from maskfer.core.parallel import ComputeConfig
 from maskfer.errors import check_name
-from maskfer.evaluation.parallel import ComputeConfig, run_tasks
-from maskfer.features.cache import Cache, atomic_write_bytes, stable_key
-from maskfer.masks.draw import MASK_TYPES, draw_mask
-from maskfer.masks.landmarks import Face, find_faces
+from maskfer.faces.landmarks import FACES_VERSION, cached_faces
+from maskfer.masks.draw import MASK_TYPES, check_mask_type, draw_mask
 
 CHUNK = 32
 RECORD_COLUMNS = ["path", "original", "mask_type", "seed", "status", "reason", "n_faces", "landmarks", "face_score",
                   "mouth_nose_covered", "eyes_brows_covered", "yaw", "pitch", "roll"]
-FORMATS = ("png", "jpg")
 
 
 @dataclass(frozen=True)
@@ -44,36 +44,14 @@ class MaskingConfig:
 
     def __post_init__(self):
         for kind in self.types:
-            check_name("mask type", kind, MASK_TYPES)
-        check_name("image format", self.image_format, FORMATS)
+            check_mask_type(kind)
+        check_name("image format", self.image_format, ENCODINGS)
 
 
 def mask_seed(base: int, source: str, kind: str) -> int:
     """A per-photo, per-type seed: different masks across photos, the same pixels on every rerun."""
     digest = hashlib.blake2b(f"{base}:{source}:{kind}".encode(), digest_size=4).digest()
     return int.from_bytes(digest, "little")
-
-
-def cached_faces(image: np.ndarray, max_faces: int, crop_fallback: bool, cache: Cache) -> list[Face]:
-    """Faces of one photo, from the cache when these pixels were seen before."""
-    pixels = hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest()
-    key = stable_key("faces", pixels, image.shape, max_faces, crop_fallback)
-    hit = cache.load_arrays("faces", key)
-    if hit is not None:
-        return [Face(lm, tuple(int(v) for v in box), *map(float, pose), source=str(source), score=float(score))
-                for lm, box, pose, source, score in zip(hit["landmarks"], hit["boxes"], hit["poses"], hit["sources"], hit["scores"])]
-    faces = find_faces(image, max_faces, crop_fallback)
-    cache.save_arrays("faces", key, landmarks=np.array([f.landmarks for f in faces], np.float32).reshape(-1, 468, 3),
-                      boxes=np.array([f.box for f in faces], np.int64).reshape(-1, 4),
-                      poses=np.array([(f.yaw, f.pitch, f.roll) for f in faces], np.float64).reshape(-1, 3),
-                      sources=np.array([f.source for f in faces], dtype=str), scores=np.array([f.score for f in faces]))
-    return faces
-
-
-def _encode(image: np.ndarray, image_format: str) -> bytes:
-    ok, data = cv2.imencode(f".{image_format}", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, 95] if image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    return data.tobytes()
 
 
 def output_name(row: dict, kind: str, image_format: str) -> str:
@@ -95,7 +73,7 @@ def mask_photo(row: dict, config: MaskingConfig, out: Path, cache: Cache) -> lis
         image = read_image(row["path"])
     except ImageError as exc:
         return failed(exc.reason)
-    faces = cached_faces(image, config.max_faces, config.crop_fallback, cache)
+    faces = cached_faces(image, cache, max_faces=config.max_faces, crop_fallback=config.crop_fallback)
     if not faces:
         return failed("no face found")
     faces = faces[:1] if config.largest else faces
@@ -114,7 +92,7 @@ def mask_photo(row: dict, config: MaskingConfig, out: Path, cache: Cache) -> lis
                   "eyes_brows_covered": worst.eyes_brows_covered}
         if worst.passed:
             name = output_name(row, kind, config.image_format)
-            atomic_write_bytes(out / name, _encode(masked, config.image_format))
+            atomic_write_bytes(out / name, encode_image(masked, config.image_format))
             records.append({**record, "path": str(out / name), "status": "ok", "reason": ""})
         else:
             records.append({**record, "path": None, "status": "failed", "reason": worst.reason})
@@ -127,7 +105,8 @@ def _mask_chunk(rows: list[dict], config: MaskingConfig, out: str, cache_root: s
 
 
 def _record_key(row: dict, config: MaskingConfig, out: Path) -> str:
-    return stable_key("masked", maskfer.__version__, content_hash(row["path"]), row["path"], row["source"], asdict(config), str(out))
+    return stable_key("masked", maskfer.__version__, FACES_VERSION, content_hash(row["path"]), row["path"], row["source"],
+                      asdict(config), str(out))
 
 
 def mask_dataset(table: pd.DataFrame, out: str | Path, config: MaskingConfig = MaskingConfig(), cache: Cache | None = None,
@@ -136,35 +115,16 @@ def mask_dataset(table: pd.DataFrame, out: str | Path, config: MaskingConfig = M
 
     The returned table keeps the dataset's columns (emotion, subject, source, ...) with `path`
     pointing at the masked image, plus `original`, `mask_type`, `seed`, `status`, `reason` and
-    the quality numbers. Failed rows have no path.
+    the quality numbers. Failed rows have no path. Each photo's records are cached (and reused
+    only while the images they name are still there), computed `CHUNK` photos to a task.
     """
     cache = cache if cache is not None else Cache()
     out = Path(out)
     rows = table.to_dict("records")
-    keys = [_record_key(row, config, out) for row in rows]
-    records: list = [None] * len(rows)
-    for i, key in enumerate(keys):
-        hit = cache.load_json("masked", key)
-        if hit is not None and all(r["path"] is None or Path(r["path"]).exists() for r in hit):
-            records[i] = hit
-            if on_photo:
-                on_photo(1)
-    todo = [i for i, r in enumerate(records) if r is None]
-    chunks = [todo[start:start + CHUNK] for start in range(0, len(todo), CHUNK)]
-
-    def store(j, chunk_records):
-        for i, photo_records in zip(chunks[j], chunk_records):
-            records[i] = photo_records
-            cache.save_json("masked", keys[i], photo_records)
-        if on_photo:
-            on_photo(len(chunks[j]))
-
-    tasks = [([rows[i] for i in chunk], config, str(out), str(cache.root), cache.enabled) for chunk in chunks]
-    run_tasks(_mask_chunk, tasks, compute, on_result=store)
-    flat = []
-    for row, photo_records in zip(rows, records):
-        for record in photo_records:
-            flat.append({**row, **record})
+    records = cached_map(_mask_chunk, rows, [_record_key(row, config, out) for row in rows], cache=cache, kind="masked",
+                         args=(config, str(out), str(cache.root), cache.enabled), batch=CHUNK, compute=compute,
+                         on_progress=on_photo, valid=lambda hit: all(r["path"] is None or Path(r["path"]).exists() for r in hit))
+    flat = [{**row, **record} for row, photo_records in zip(rows, records) for record in photo_records]
     columns = list(table.columns) + [c for c in RECORD_COLUMNS if c not in table.columns]
     return pd.DataFrame(flat, columns=columns)
 
@@ -198,3 +158,35 @@ def masking_summary(masked: pd.DataFrame) -> dict:
         "per_type": {kind: {k: int(v) for k, v in counts.items()} for kind, counts in by_type.iterrows()},
         "failures": {k: int(v) for k, v in reasons.items()},
     }
+
+
+def write_masking_outputs(masked: pd.DataFrame, out: str | Path, config: MaskingConfig, dataset: str) -> dict:
+    """Beside the masked images: `masks.csv` (every row), `summary.json`, and a contact sheet per type.
+
+    Returns the summary (see `masking_summary`).
+    """
+    out = Path(out)
+    summary = masking_summary(masked)
+    atomic_write_text(out / "masks.csv", masked.to_csv(index=False))
+    atomic_write_json(out / "summary.json", {"config": asdict(config), "dataset": str(dataset), **summary})
+    for kind in config.types:
+        sheet = contact_sheet(masked, kind, seed=config.seed)
+        if sheet is not None:
+            atomic_write_bytes(out / f"contact_{kind}.png", encode_image(sheet, "png"))
+    return summary
+
+
+def mask_folder(path: str | Path, out: str | Path, config: MaskingConfig = MaskingConfig(), layout: str = "auto",
+                subject_regex: str | None = None, cache: Cache | None = None, compute: ComputeConfig = ComputeConfig(),
+                on_photo=None, on_start=None) -> tuple[pd.DataFrame, dict]:
+    """`maskfer mask`: read a dataset, mask every photo into `out`, and write the table, summary and sheets.
+
+    `on_start(n_photos)` is called once the dataset is read (to size a progress bar).
+    """
+    from maskfer.data.readers import read_dataset
+
+    table = read_dataset(path, layout, subject_regex).table
+    if on_start:
+        on_start(len(table))
+    masked = mask_dataset(table, out, config, cache, compute, on_photo)
+    return masked, write_masking_outputs(masked, out, config, str(path))

@@ -1,4 +1,7 @@
-"""Seven synthetic masks drawn from the face mesh: no template images, every texture generated.
+"""Seven synthetic masks drawn from the face landmarks: no template images, every texture generated.
+
+Each mask type is registered with `@register_mask` as one small painting function; the outline,
+shading helpers and compositing are shared.
 
 The outline runs over the nose bridge and under the eyes to the sides of the face, then
 follows the face oval round (and a little under) the chin. Because it is built from the
@@ -11,14 +14,13 @@ with the face. The same seed gives the same pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from maskfer.errors import check_name
-from maskfer.masks.landmarks import MUST_COVER, MUST_NOT_COVER, Face
-
-MASK_TYPES = ("surgical", "cloth", "n95", "kn95", "gas", "black", "inpaint")
+from maskfer.faces.landmarks import MUST_COVER, MUST_NOT_COVER, Face
 
 TOP_EDGE = [234, 117, 118, 100, 197, 329, 347, 346, 454]
 LOWER_EDGE = [454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234]
@@ -131,9 +133,149 @@ def _cloth_texture(shape, rng: np.random.Generator, unit: float) -> np.ndarray:
     return texture + weave
 
 
+@dataclass(frozen=True)
+class MaskType:
+    """A registered mask type: its name, what it looks like, and the function that paints it."""
+
+    name: str
+    description: str
+    paint: Callable[["MaskCanvas"], None]
+    hard_edge: bool = False  # no soft blend at the outline (inpainting fills with the face itself)
+
+
+MASKS: dict[str, MaskType] = {}
+
+
+def register_mask(name: str, description: str, hard_edge: bool = False):
+    """Register `paint(canvas)` as the mask type `name`: `@register_mask("surgical", "...")`."""
+    def register(paint):
+        MASKS[name] = MaskType(name, description, paint, hard_edge)
+        return paint
+    return register
+
+
+def check_mask_type(name: str) -> str:
+    """`name` if it is a registered mask type, else a one-line error listing the valid ones."""
+    return check_name("mask type", name, MASKS)
+
+
+@dataclass
+class MaskCanvas:
+    """What a mask type paints on: a crop around the face at work size, and the mask's outline in it."""
+
+    crop: np.ndarray  # float32 RGB: the photo under the mask
+    canvas: np.ndarray  # float32 RGB: the mask's own pixels, which the type paints
+    region: np.ndarray  # uint8 0/255: inside the outline
+    extra: np.ndarray  # uint8 0/255: parts painted outside the outline (ear loops, cartridges)
+    top: np.ndarray  # top edge, left to right
+    lower: np.ndarray  # lower edge, right, round the chin, to left
+    face_size: float  # the face's width at work size
+    thin: int  # a thin line's width at work size
+    yaw: float
+    rng: np.random.Generator
+
+    def between(self, t: float, n: int = 40) -> np.ndarray:
+        return _between(self.top, self.lower, t, n)
+
+    def lines(self, curves, colour, thickness: int) -> None:
+        _lines(self.canvas, curves, colour, thickness)
+
+    def shade(self, strength: float) -> None:
+        self.canvas *= _shading(self.region, self.yaw, strength)[..., None]
+
+
+@register_mask("surgical", "pleated surgical mask in one of five colours, with a nose wire and ear loops")
+def _surgical(c: MaskCanvas) -> None:
+    colour = np.float32(SURGICAL_COLOURS[c.rng.integers(len(SURGICAL_COLOURS))])
+    c.canvas[:] = colour
+    c.canvas += c.rng.normal(0, 3, c.canvas.shape[:2])[..., None]
+    for t in sorted(c.rng.uniform(0.2, 0.8, 3)):
+        curve = c.between(t)
+        c.lines([curve], (colour * 0.72).tolist(), c.thin)
+        c.lines([curve + [0, c.thin * 1.5]], np.minimum(colour * 1.1, 255).tolist(), c.thin)
+    c.lines([c.between(0.03)], (colour * 0.85).tolist(), c.thin)  # nose wire
+    c.shade(0.25)
+    for corner, low in ((c.top[0], c.lower[-3]), (c.top[-1], c.lower[2])):  # ear loops, from the corners towards the ears
+        outward = corner - c.top[len(c.top) // 2]
+        ear = corner + outward / (np.linalg.norm(outward) + 1e-6) * c.face_size * 0.12
+        loop = np.array([corner, ear, low])
+        c.lines([loop], (235, 235, 235), c.thin)
+        cv2.polylines(c.extra, [np.round(loop * 4).astype(np.int32)], False, 255, c.thin, cv2.LINE_AA, shift=2)
+
+
+@register_mask("cloth", "cloth mask of a generated fabric: stripes, checks, dots or a plain weave")
+def _cloth(c: MaskCanvas) -> None:
+    c.canvas[:] = _cloth_texture(c.canvas.shape[:2], c.rng, c.face_size)
+    c.shade(0.25)
+
+
+def _respirator(c: MaskCanvas) -> np.ndarray:
+    colour = np.float32(RESPIRATOR_COLOURS[c.rng.integers(len(RESPIRATOR_COLOURS))])
+    c.canvas[:] = colour + c.rng.normal(0, 2.5, c.canvas.shape[:2])[..., None]
+    return colour
+
+
+@register_mask("n95", "moulded N95 cup with a rim, half of them with an exhalation valve")
+def _n95(c: MaskCanvas) -> None:
+    colour = _respirator(c)
+    c.lines([c.between(0.5)], (colour * 0.88).tolist(), c.thin)
+    c.lines([c.top, c.lower], (colour * 0.8).tolist(), c.thin * 2)  # the moulded rim
+    c.shade(0.45)
+    if c.rng.random() < 0.5:  # exhalation valve on one cheek
+        centre = tuple(np.round(c.between(0.55)[int(c.rng.choice([10, 29]))]).astype(int))
+        radius = int(c.face_size * 0.09)
+        cv2.circle(c.canvas, centre, radius, (colour * 0.75).tolist(), -1, cv2.LINE_AA)
+        cv2.circle(c.canvas, centre, int(radius * 0.6), (colour * 0.6).tolist(), c.thin, cv2.LINE_AA)
+
+
+@register_mask("kn95", "folded KN95: two panels and a centre seam")
+def _kn95(c: MaskCanvas) -> None:
+    colour = _respirator(c)
+    middle = np.array([c.top[len(c.top) // 2], c.lower[len(c.lower) // 2]])
+    c.lines([_resample(middle, 20)], (colour * 0.7).tolist(), c.thin + 1)
+    xs = np.arange(c.canvas.shape[1])[None, :]
+    c.canvas *= np.where(xs < middle[:, 0].mean(), 0.94, 1.0)[..., None]  # the two panels of the fold
+    c.lines([c.top, c.lower], (colour * 0.8).tolist(), c.thin * 2)  # the moulded rim
+    c.shade(0.25)
+
+
+@register_mask("gas", "dark respirator with two filter cartridges and a front port")
+def _gas(c: MaskCanvas) -> None:
+    colour = np.float32([c.rng.integers(25, 60)] * 3)
+    c.canvas[:] = colour + c.rng.normal(0, 4, c.canvas.shape[:2])[..., None]
+    c.shade(0.45)
+    curve = c.between(0.6)
+    for index in (7, 32):
+        centre = tuple(np.round(curve[index]).astype(int))
+        radius = int(c.face_size * c.rng.uniform(0.16, 0.2))
+        shade = float(c.rng.integers(60, 110))
+        cv2.circle(c.canvas, centre, radius, (shade,) * 3, -1, cv2.LINE_AA)
+        cv2.circle(c.canvas, centre, int(radius * 0.7), (shade * 0.6,) * 3, c.thin * 2, cv2.LINE_AA)
+        cv2.circle(c.extra, centre, radius, 255, -1, cv2.LINE_AA)
+    port = tuple(np.round(c.between(0.45)[20]).astype(int))
+    cv2.circle(c.canvas, port, int(c.face_size * 0.07), (90, 90, 90), -1, cv2.LINE_AA)
+
+
+@register_mask("black", "the lower face blacked out (the study's plainest occluder)")
+def _black(c: MaskCanvas) -> None:
+    c.canvas[:] = 0
+
+
+@register_mask("inpaint", "the lower face filled in from its surroundings (OpenCV's Telea inpainting)", hard_edge=True)
+def _inpaint(c: MaskCanvas) -> None:
+    # Inpainting costs grow with the area filled, and its fill is smooth: do it at half size.
+    small = cv2.resize(c.crop.astype(np.uint8), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    hole = cv2.resize(c.region, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    filled = cv2.inpaint(small, hole, max(2, int(c.face_size / 80)), cv2.INPAINT_TELEA)
+    c.canvas[:] = cv2.resize(filled, (c.crop.shape[1], c.crop.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+MASK_TYPES = tuple(MASKS)  # the study's seven, in its order
+
+
 def draw_mask(image: np.ndarray, face: Face, kind: str = "surgical", seed: int = 0) -> MaskedFace:
     """Draw one mask of `kind` on one face of an RGB uint8 image; returns a new image."""
-    check_name("mask type", kind, MASK_TYPES)
+    spec = MASKS[check_mask_type(kind)]
     rng = np.random.default_rng(seed)
     height, width = image.shape[:2]
     top, lower = _outline(face, rng)
@@ -164,74 +306,15 @@ def draw_mask(image: np.ndarray, face: Face, kind: str = "surgical", seed: int =
     hull = cv2.convexHull(np.round((core - offset) * scale * 4).astype(np.int32))
     cv2.fillConvexPoly(region, hull, 255, cv2.LINE_AA, shift=2)
     region = np.where(region > 127, 255, 0).astype(np.uint8)
-    canvas = np.zeros_like(crop)
-    extra = np.zeros(crop.shape[:2], np.uint8)  # parts drawn outside the outline (loops, cartridges)
-    thin = max(1, int(round(face_size / 120)))
+    canvas = MaskCanvas(crop, np.zeros_like(crop), region, np.zeros(crop.shape[:2], np.uint8), top, lower, face_size,
+                        max(1, int(round(face_size / 120))), face.yaw, rng)
+    spec.paint(canvas)
 
-    if kind == "inpaint":
-        # Inpainting costs grow with the area filled, and its fill is smooth: do it at half size.
-        small = cv2.resize(crop.astype(np.uint8), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-        hole = cv2.resize(region, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
-        filled = cv2.inpaint(small, hole, max(2, int(face_size / 80)), cv2.INPAINT_TELEA)
-        canvas[:] = cv2.resize(filled, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LINEAR)
-    elif kind == "black":
-        canvas[:] = 0
-    else:
-        if kind == "surgical":
-            colour = np.float32(SURGICAL_COLOURS[rng.integers(len(SURGICAL_COLOURS))])
-            canvas[:] = colour
-            canvas += rng.normal(0, 3, canvas.shape[:2])[..., None]
-            for t in sorted(rng.uniform(0.2, 0.8, 3)):
-                curve = _between(top, lower, t)
-                _lines(canvas, [curve], (colour * 0.72).tolist(), thin)
-                _lines(canvas, [curve + [0, thin * 1.5]], np.minimum(colour * 1.1, 255).tolist(), thin)
-            _lines(canvas, [_between(top, lower, 0.03)], (colour * 0.85).tolist(), thin)  # nose wire
-        elif kind == "cloth":
-            canvas[:] = _cloth_texture(crop.shape[:2], rng, face_size)
-        elif kind in ("n95", "kn95"):
-            colour = np.float32(RESPIRATOR_COLOURS[rng.integers(len(RESPIRATOR_COLOURS))])
-            canvas[:] = colour + rng.normal(0, 2.5, canvas.shape[:2])[..., None]
-            if kind == "n95":
-                _lines(canvas, [_between(top, lower, 0.5)], (colour * 0.88).tolist(), thin)
-            else:
-                middle = np.array([top[len(top) // 2], lower[len(lower) // 2]])
-                _lines(canvas, [_resample(middle, 20)], (colour * 0.7).tolist(), thin + 1)
-                xs = np.arange(canvas.shape[1])[None, :]
-                canvas *= np.where(xs < middle[:, 0].mean(), 0.94, 1.0)[..., None]  # the two panels of the fold
-            _lines(canvas, [top, lower], (colour * 0.8).tolist(), thin * 2)  # the moulded rim
-        elif kind == "gas":
-            colour = np.float32([rng.integers(25, 60)] * 3)
-            canvas[:] = colour + rng.normal(0, 4, canvas.shape[:2])[..., None]
-        canvas *= _shading(region, face.yaw, 0.45 if kind in ("n95", "gas") else 0.25)[..., None]
-        if kind == "n95" and rng.random() < 0.5:  # exhalation valve on one cheek
-            centre = _between(top, lower, 0.55)[int(rng.choice([10, 29]))]
-            radius = int(face_size * 0.09)
-            cv2.circle(canvas, tuple(np.round(centre).astype(int)), radius, (colour * 0.75).tolist(), -1, cv2.LINE_AA)
-            cv2.circle(canvas, tuple(np.round(centre).astype(int)), int(radius * 0.6), (colour * 0.6).tolist(), thin, cv2.LINE_AA)
-        if kind == "gas":  # two filter cartridges and a front port
-            curve = _between(top, lower, 0.6)
-            for index in (7, 32):
-                centre = tuple(np.round(curve[index]).astype(int))
-                radius = int(face_size * rng.uniform(0.16, 0.2))
-                shade = float(rng.integers(60, 110))
-                cv2.circle(canvas, centre, radius, (shade,) * 3, -1, cv2.LINE_AA)
-                cv2.circle(canvas, centre, int(radius * 0.7), (shade * 0.6,) * 3, thin * 2, cv2.LINE_AA)
-                cv2.circle(extra, centre, radius, 255, -1, cv2.LINE_AA)
-            port = tuple(np.round(_between(top, lower, 0.45)[20]).astype(int))
-            cv2.circle(canvas, port, int(face_size * 0.07), (90, 90, 90), -1, cv2.LINE_AA)
-        if kind == "surgical":  # ear loops, from the mask's corners towards the ears
-            for corner, low in ((top[0], lower[-3]), (top[-1], lower[2])):
-                outward = corner - (top[len(top) // 2])
-                ear = corner + outward / (np.linalg.norm(outward) + 1e-6) * face_size * 0.12
-                loop = np.array([corner, ear, low])
-                _lines(canvas, [loop], (235, 235, 235), thin)
-                cv2.polylines(extra, [np.round(loop * 4).astype(np.int32)], False, 255, thin, cv2.LINE_AA, shift=2)
-
-    coverage = np.maximum(region, extra)
+    coverage = np.maximum(region, canvas.extra)
     alpha = cv2.GaussianBlur(coverage, (3, 3), 0)
-    if kind == "inpaint":
+    if spec.hard_edge:
         alpha = coverage = region
-    layer = np.clip(canvas, 0, 255).astype(np.uint8)
+    layer = np.clip(canvas.canvas, 0, 255).astype(np.uint8)
     if np.array_equal(full_crop[..., 0], full_crop[..., 1]) and np.array_equal(full_crop[..., 1], full_crop[..., 2]):
         # A grey photo gets a grey mask: a coloured one would be a cue no real photo has.
         layer = cv2.cvtColor(cv2.cvtColor(layer, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)

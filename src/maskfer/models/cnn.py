@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 import maskfer
 from maskfer.errors import MaskferError, check_name
-from maskfer.features.cache import Cache, atomic_write_bytes
+from maskfer.core.cache import Cache, cached_map, stable_key
+from maskfer.core.files import atomic_write_bytes
 from maskfer.models.backbones import BACKBONES, WEIGHTS, create_backbone
 
 OPTIMIZERS = ("adam", "sgd")
@@ -214,14 +216,23 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return model
 
 
-_EMBEDDINGS: dict[tuple, np.ndarray] = {}  # (backbone, weights, row digest) -> embedding, per process
+@lru_cache(maxsize=4)
+def _frozen_backbone(backbone: str, weights: str, device: str) -> torch.nn.Module:
+    return create_backbone(backbone, 7, weights).to(resolve_device(device)).eval()
+
+
+@torch.no_grad()
+def _embed_rows(rows: list[np.ndarray], backbone: str, weights: str, device: str) -> list[dict]:
+    net = _frozen_backbone(backbone, weights, device)
+    E = net.embed(to_images(np.stack(rows)).to(resolve_device(device))).cpu().numpy()
+    return [{"E": e} for e in E]
 
 
 class CNNEmbedding(TransformerMixin, BaseEstimator):
-    """A frozen backbone's pooled features. Rows are cached by content, in memory and on disk.
+    """A frozen backbone's pooled features, each row's cached by its content (`cached_map`).
 
     Cross-validation embeds the same images once per fold and per head (`effnet+logreg`,
-    `effnet+svm`): the per-row memory cache and the on-disk block cache make that one pass.
+    `effnet+svm`): the per-row cache makes that one pass.
     """
 
     def __init__(self, backbone: str = "efficientnet_lite0", weights: str = "imagenet", batch_size: int = 128,
@@ -240,32 +251,14 @@ class CNNEmbedding(TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self, "n_features_in_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        device = resolve_device(self.device)
-        digests = [hashlib.blake2b(row.tobytes(), digest_size=16).hexdigest() for row in X]
-        block = hashlib.blake2b("".join(digests).encode(), digest_size=16).hexdigest()
-        disk = Cache(enabled=self.cache)
-        key = f"{self.backbone}-{Path(self.weights).name}-{block}"
-        hit = disk.load_arrays("embeddings", key)
-        if hit is not None:
-            return hit["E"]
-        tag = (self.backbone, self.weights)
-        E = np.zeros((len(X), BACKBONES[self.backbone].build.dim), np.float32)
-        todo = []
-        for i, digest in enumerate(digests):
-            if self.cache and (*tag, digest) in _EMBEDDINGS:
-                E[i] = _EMBEDDINGS[(*tag, digest)]
-            else:
-                todo.append(i)
-        if todo:
-            net = create_backbone(self.backbone, 7, self.weights).to(device).eval()
-            with torch.no_grad():
-                for start in range(0, len(todo), self.batch_size):
-                    rows = todo[start:start + self.batch_size]
-                    E[rows] = net.embed(to_images(X[rows]).to(device)).cpu().numpy()
-            if self.cache:
-                _EMBEDDINGS.update({(*tag, digests[i]): E[i] for i in todo})
-        disk.save_arrays("embeddings", key, E=E)
-        return E
+        resolve_device(self.device)
+        tag = (self.backbone, str(self.weights))
+        keys = [stable_key("embedding", *tag, hashlib.blake2b(row.tobytes(), digest_size=16).hexdigest()) for row in X]
+        parts = cached_map(_embed_rows, list(X), keys, cache=Cache(enabled=self.cache), kind="embeddings", store="arrays",
+                           args=(self.backbone, str(self.weights), self.device), batch=self.batch_size)
+        if not parts:
+            return np.zeros((0, BACKBONES[self.backbone].build.dim), np.float32)
+        return np.stack([p["E"] for p in parts]).astype(np.float32)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

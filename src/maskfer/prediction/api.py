@@ -5,8 +5,10 @@
         print(face.box, face.mask, face.expression, face.probabilities)
 
 An image is a path, a PIL image, or a NumPy array (RGB unless `color="bgr"`, as OpenCV reads).
-Faces come from MediaPipe's face mesh (offline), are aligned by their eyes exactly as the
-training faces were, and are classified in one batch by the shipped ONNX model.
+Faces come from the one face path (`maskfer.faces.find_faces`: MediaPipe's detectors and 468
+landmarks, offline), are aligned by their eyes exactly as the training faces were, and are
+classified in one batch by the shipped ONNX model. Nothing here imports scikit-learn, pandas or
+PyTorch.
 """
 
 from __future__ import annotations
@@ -16,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from maskfer.data.readers import EMOTIONS
+from maskfer.labels import EMOTIONS
 from maskfer.errors import MaskferError, check_name
 
 COLORS = ("rgb", "bgr")
-MIN_CROP_SCORE = 0.5  # a small image with no detected face counts as a face crop only if the landmark model agrees
 
 
 @dataclass
@@ -50,7 +51,7 @@ def load_image(image, color: str = "rgb") -> np.ndarray:
     """Any accepted image as a contiguous RGB uint8 array."""
     check_name("color order", color, COLORS)
     if isinstance(image, (str, Path)):
-        from maskfer.data.images import read_image
+        from maskfer.core.images import read_image
 
         return read_image(str(image))
     try:
@@ -78,18 +79,13 @@ def load_image(image, color: str = "rgb") -> np.ndarray:
 
 
 def _faces(image: np.ndarray, max_faces: int):
-    """Faces by the full-range detector; an image of at most CROP_SIDE pixels with none is tried as a face crop."""
-    from maskfer.masks.landmarks import CROP_SIDE, crop_landmarks, detect_faces
+    from maskfer.faces import find_faces
 
-    faces = detect_faces(image, max_faces)
-    if not faces and max(image.shape[:2]) <= CROP_SIDE:
-        crop = crop_landmarks(image)
-        faces = [crop] if crop.score >= MIN_CROP_SCORE else []
-    return faces
+    return find_faces(image, max_faces=max_faces)
 
 
 def _crops(image: np.ndarray, faces, size: int) -> np.ndarray:
-    from maskfer.features.align import aligned_crop
+    from maskfer.faces import aligned_crop
 
     return np.stack([aligned_crop(image, f, size) for f in faces]) if faces else np.zeros((0, size, size, 3), np.uint8)
 
@@ -125,7 +121,7 @@ def predict(image, color: str = "rgb", max_faces: int = 10, model: str | None = 
 
 
 def apply_mask(image, kind: str = "surgical", seed: int = 0, color: str = "rgb") -> np.ndarray:
-    """The image (RGB array) with a synthetic mask of `kind` drawn on every face (`maskfer.masks.apply_mask`)."""
+    """The image (RGB array) with a synthetic mask of `kind` drawn on every face found by `detect`."""
     from maskfer.masks import apply_mask as draw_on_faces
 
     return draw_on_faces(load_image(image, color), kind, seed)

@@ -18,10 +18,11 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from maskfer.data.images import IMAGE_EXTENSIONS, read_image
-from maskfer.data.readers import EMOTIONS
+from maskfer.core.images import IMAGE_EXTENSIONS, read_image
+from maskfer.labels import EMOTIONS
 from maskfer.errors import MaskferError, check_name
-from maskfer.features.cache import atomic_write_text
+from maskfer.core.files import atomic_write_bytes, atomic_write_text
+from maskfer.core.images import encode_image
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 FORMATS = ("csv", "jsonl")
@@ -39,9 +40,9 @@ class PredictConfig:
 
     def __post_init__(self):
         if self.try_mask is not None:
-            from maskfer.masks.draw import MASK_TYPES
+            from maskfer.masks.draw import check_mask_type
 
-            check_name("mask type", self.try_mask, MASK_TYPES)
+            check_mask_type(self.try_mask)
         if not self.fps > 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
 
@@ -158,10 +159,7 @@ def predict_files(files: list[Path], config: PredictConfig, annotate_dir: Path |
 
 
 def _write_annotated(path: Path, image: np.ndarray, faces) -> None:
-    from maskfer.features.cache import atomic_write_bytes
-
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(annotate(image, faces), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
-    atomic_write_bytes(path, data.tobytes())
+    atomic_write_bytes(path, encode_image(annotate(image, faces), "jpg", quality=92))
 
 
 def format_rows(rows: list[dict], fmt: str) -> str:

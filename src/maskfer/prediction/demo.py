@@ -16,9 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from maskfer.data.readers import EMOTIONS
+from maskfer.labels import EMOTIONS
 from maskfer.errors import MaskferError
-from maskfer.features.cache import atomic_write_bytes, atomic_write_text
+from maskfer.core.files import atomic_write_bytes, atomic_write_text
+from maskfer.core.images import encode_image
 
 PHOTO_CREDIT = ("NASA portrait of astronaut Eileen Collins (1998), public domain (a work of the US federal government), "
                 "as shipped by scikit-image in skimage/data/astronaut.png")
@@ -42,10 +43,6 @@ def _zoom(image: np.ndarray, box, side: int) -> np.ndarray:
     return cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
 
 
-def _png(image: np.ndarray) -> bytes:
-    return cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes()
-
-
 def run_demo(out: str | Path, seed: int = 0) -> dict:
     """Write `<out>/index.html` and `<out>/contact-sheet.png`; return what each version read as."""
     from maskfer.masks.draw import MASK_TYPES, draw_mask
@@ -66,7 +63,7 @@ def run_demo(out: str | Path, seed: int = 0) -> dict:
 
     tiles = [_zoom(e["annotated"], faces[0].box, 256) for e in entries]
     sheet = np.vstack([np.hstack(tiles[:4]), np.hstack(tiles[4:])])
-    atomic_write_bytes(out / "contact-sheet.png", _png(sheet))
+    atomic_write_bytes(out / "contact-sheet.png", encode_image(sheet, "png"))
     atomic_write_text(out / "index.html", _page(entries, time.perf_counter() - started))
     return {e["version"]: {"expression": e["face"].expression, "mask": e["face"].mask,
                            "probabilities": e["face"].probabilities} for e in entries}
@@ -86,7 +83,7 @@ def _page(entries: list[dict], seconds: float) -> str:
     cards = []
     for e in entries:
         face = e["face"]
-        src = "data:image/png;base64," + base64.b64encode(_png(_zoom(e["annotated"], face.box, 320))).decode()
+        src = "data:image/png;base64," + base64.b64encode(encode_image(_zoom(e["annotated"], face.box, 320), "png")).decode()
         cards.append(f'<figure><img src="{src}" alt="{html.escape(e["version"])}"><figcaption><h2>{html.escape(e["version"])}</h2>'
                      f'<p>reads as <strong>{face.expression}</strong>; mask detected: {"yes" if face.mask else "no"} '
                      f'({100 * face.mask_probability:.0f}%)</p>{_bars(face.probabilities)}</figcaption></figure>')

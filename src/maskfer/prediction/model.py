@@ -1,35 +1,22 @@
-"""The shipped expression model, run by ONNX Runtime (no PyTorch), and the mask-worn check.
+"""The shipped expression model, run by ONNX Runtime (no PyTorch, no scikit-learn), and the mask-worn check.
 
-Both are package data under `maskfer/models/weights/`, loaded on first use and kept per
-process. The ONNX file carries its own config, classes and format number in its metadata; a
-file from a newer maskfer, a truncated or corrupt file, or a missing onnxruntime each give one
-line that says what to do.
+Both are package data under `maskfer/weights/`, loaded on first use and kept per process. The
+file format (metadata keys, format numbers) is `maskfer.weights.format`'s; a file from a newer
+maskfer, a truncated or corrupt file, or a missing onnxruntime each give one line that says what
+to do.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from maskfer.data.readers import EMOTIONS
-from maskfer.errors import MaskferError
-
-MODEL_FORMAT = 1  # the newest ONNX model format this maskfer reads
-MODEL_NAME = "maskfer-expression.onnx"
-MASK_CHECK_NAME = "mask-check.json"
-
-
-class ModelError(MaskferError):
-    """The model file is missing, damaged, or from a newer maskfer; or onnxruntime is missing."""
-
-
-def weights_path(name: str) -> Path:
-    return Path(str(resources.files("maskfer.models") / "weights" / name))
+from maskfer.faces.lower_face import mask_features
+from maskfer.weights.format import (MASK_CHECK_NAME, MODEL_NAME, ModelError, check_model_metadata, read_mask_check,
+                                    weights_path)
 
 
 @dataclass
@@ -70,15 +57,10 @@ def load_model(path: str | None = None, threads: int = 0) -> ExpressionModel:
         raise ModelError(f"{file}: not a readable ONNX model, damaged or truncated ({first}); reinstall maskfer "
                          "or retrain with `maskfer train-default`") from None
     metadata = dict(session.get_modelmeta().custom_metadata_map)
-    if "format" not in metadata or "classes" not in metadata:
-        raise ModelError(f"{file}: an ONNX model without maskfer's metadata (format, classes); not a maskfer model")
-    if int(metadata["format"]) > MODEL_FORMAT:
-        raise ModelError(f"{file}: made by maskfer {metadata.get('maskfer_version', '?')} (model format {metadata['format']}); "
-                         f"this maskfer reads format {MODEL_FORMAT} at most: pip install -U maskfer")
-    classes = tuple(json.loads(metadata["classes"]))
-    if classes != EMOTIONS:
-        raise ModelError(f"{file}: classes {classes} differ from maskfer's {EMOTIONS}")
-    return ExpressionModel(file, int(metadata["input_size"]), classes, metadata, session)
+    size = check_model_metadata(file, metadata)
+    from maskfer.labels import EMOTIONS
+
+    return ExpressionModel(file, size, EMOTIONS, metadata, session)
 
 
 @dataclass(frozen=True)
@@ -99,39 +81,12 @@ class MaskCheck:
         return 1 / (1 + np.exp(-(z @ self.coef + self.intercept)))
 
 
-def mask_features(crops: np.ndarray, grid: tuple[int, int] = (8, 8)) -> np.ndarray:
-    """Lower-face colour and texture of aligned crops, relative to the skin under the eyes.
-
-    A mask replaces the mouth and nose with cloth: a colour unlike the cheeks above it (a small
-    Lab grid minus the under-eye skin colour, so skin tone and lighting cancel) and none of the
-    edges of lips and nostrils (a histogram of gradient orientations over the lower face).
-    """
-    import cv2
-
-    hog = cv2.HOGDescriptor((48, 32), (16, 16), (8, 8), (8, 8), 9)
-    rows = []
-    for crop in crops:
-        size = crop.shape[0]
-        lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
-        skin = lab[int(0.45 * size):int(0.52 * size), int(0.2 * size):int(0.8 * size)].reshape(-1, 3).mean(axis=0)
-        lower = lab[int(0.55 * size):, int(0.15 * size):int(0.85 * size)]
-        small = cv2.resize(lower, grid[::-1], interpolation=cv2.INTER_AREA) - skin
-        gray = lower[:, :, 0]
-        edges = np.abs(np.diff(gray, axis=0)).mean() + np.abs(np.diff(gray, axis=1)).mean()
-        mouth = cv2.resize(cv2.cvtColor(crop[size // 2:, size // 8:size - size // 8], cv2.COLOR_RGB2GRAY), (48, 32),
-                           interpolation=cv2.INTER_AREA)
-        rows.append(np.concatenate([small.reshape(-1), [edges, *lower.reshape(-1, 3).std(axis=0)], hog.compute(mouth).ravel()]))
-    return np.array(rows, dtype=np.float64)
-
-
 @lru_cache(maxsize=2)
 def load_mask_check(path: str | None = None) -> MaskCheck:
     file = Path(path) if path else weights_path(MASK_CHECK_NAME)
+    data = read_mask_check(file)
     try:
-        data = json.loads(file.read_text())
-        return MaskCheck(np.array(data["mean"]), np.array(data["scale"]), np.array(data["coef"]), float(data["intercept"]),
-                         tuple(data["grid"]), data.get("metadata", {}))
-    except FileNotFoundError:
-        raise ModelError(f"{file}: mask check file not found (reinstall maskfer, or run `maskfer train-default`)") from None
-    except (ValueError, KeyError, TypeError) as exc:
+        return MaskCheck(np.array(data["mean"], float), np.array(data["scale"], float), np.array(data["coef"], float),
+                         float(data["intercept"]), tuple(data["grid"]), data["metadata"])
+    except (ValueError, TypeError) as exc:
         raise ModelError(f"{file}: not a maskfer mask check file ({type(exc).__name__}: {exc})") from None

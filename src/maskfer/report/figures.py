@@ -7,7 +7,7 @@ import io
 import numpy as np
 from matplotlib.figure import Figure
 
-from maskfer.data.readers import EMOTIONS
+from maskfer.labels import EMOTIONS
 
 PROTOCOL_COLORS = {"random": "#d62728", "subject": "#1f77b4", "source": "#2ca02c"}
 

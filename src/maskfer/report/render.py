@@ -10,10 +10,10 @@ import html
 import json
 from pathlib import Path
 
-from maskfer.data.readers import EMOTIONS
+from maskfer.core.files import atomic_write_bytes, atomic_write_text
+from maskfer.errors import MaskferError
 from maskfer.evaluation.protocols import PROTOCOLS
-from maskfer.features.cache import atomic_write_bytes, atomic_write_text
-from maskfer.models.registry import DESCRIPTIONS
+from maskfer.labels import EMOTIONS
 from maskfer.report import figures
 
 # What the study itself reported. Only its headline is known to this project: validation
@@ -28,6 +28,16 @@ def _pct(stat: dict | None) -> str:
 
 def _num(stat: dict | None, digits=2) -> str:
     return "" if not stat else f"{stat['mean']:.{digits}f}"
+
+
+def _description(rows, model) -> str:
+    """The description the result was made with; results from before descriptions were saved get today's."""
+    saved = next((r.get("model_description") for r in rows if r["config"]["model"] == model and r.get("model_description")), None)
+    if saved:
+        return saved
+    from maskfer.models.registry import MODELS
+
+    return MODELS[model].description if model in MODELS else ""
 
 
 def _find(rows, model, protocol):
@@ -62,7 +72,7 @@ def build_blocks(record: dict) -> list[tuple]:
     headers += ["fit s/fold"]
     table = []
     for m in models:
-        line = [m, DESCRIPTIONS.get(m, "")]
+        line = [m, _description(rows, m)]
         for p in protocols:
             r = _find(rows, m, p)
             s = r["summary"] if r else {}
@@ -224,3 +234,20 @@ def write_report(record: dict, out: str | Path) -> dict[str, Path]:
     atomic_write_text(paths["html"], to_html(blocks, images))
     atomic_write_text(paths["markdown"], to_markdown(blocks, "figures"))
     return paths
+
+
+def load_results(path: str | Path) -> dict:
+    """A study results file (`results.json` from `reproduce`), or a one-line error saying why not."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MaskferError(f"{path}: not a readable results file ({exc})") from None
+    if not isinstance(record, dict) or record.get("kind") != "study":
+        raise MaskferError(f"{path}: not a study results file (kind {record.get('kind') if isinstance(record, dict) else None!r})")
+    return record
+
+
+def report_from_results(path: str | Path, out: str | Path | None = None) -> dict[str, Path]:
+    """`maskfer report`: render the report again from a results file, into `out` (default: beside it)."""
+    return write_report(load_results(path), out if out is not None else Path(path).parent)

@@ -14,7 +14,6 @@ import io
 from dataclasses import asdict, dataclass
 from importlib import resources
 
-import cv2
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -22,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 import maskfer
+from maskfer.core.images import encode_image
 from maskfer.errors import MaskferError
 
 # Magic numbers of the image formats accepted: the upload's name and content type are ignored.
@@ -87,12 +87,11 @@ async def read_limited(upload: UploadFile, limit_bytes: int) -> bytes:
 
 
 def _jpeg_data_url(image: np.ndarray) -> str:
-    data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
-    return "data:image/jpeg;base64," + base64.b64encode(data).decode()
+    return "data:image/jpeg;base64," + base64.b64encode(encode_image(image, "jpg", quality=90)).decode()
 
 
 def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
-    from maskfer.masks.draw import MASK_TYPES
+    from maskfer.masks.draw import MASK_TYPES, MASKS
 
     app = FastAPI(title="maskfer", version=maskfer.__version__,
                   description="Facial expressions on masked faces: upload a photo, get each face's expression.")
@@ -111,7 +110,7 @@ def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
     def check_mask(mask: str | None) -> str | None:
         if mask in (None, "", "none"):
             return None
-        if mask not in MASK_TYPES:
+        if mask not in MASKS:
             raise HTTPException(422, f"unknown mask type {mask!r}; valid: none, {', '.join(MASK_TYPES)}")
         return mask
 
@@ -152,7 +151,7 @@ def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
         data = await read_limited(image, limit)
         rgb = await run_in_threadpool(decode_upload, data, config)
         masked = await run_in_threadpool(maskfer.apply_mask, rgb, kind, seed)
-        return Response(cv2.imencode(".png", cv2.cvtColor(masked, cv2.COLOR_RGB2BGR))[1].tobytes(), media_type="image/png")
+        return Response(encode_image(masked, "png"), media_type="image/png")
 
     @app.exception_handler(MaskferError)
     async def maskfer_error(request: Request, exc: MaskferError):

@@ -1,8 +1,16 @@
-"""Faces and their 468 landmarks from MediaPipe's face mesh, and the head pose they imply.
+"""The one face path: faces, their 468 landmarks and head pose, for masking, training and prediction.
 
-The mesh model ships inside the `mediapipe==0.10.21` wheel, so this runs offline. The mesh
-is created on first use (one per process) and never at import time. Images smaller than
-`MIN_SIDE` are upscaled first: the mesh finds no face in a 48x48 FER2013 crop otherwise.
+`find_faces` serves every caller (masking a dataset, the shipped model's training crops, the
+study's aligned crops, `maskfer.predict`, `apply_mask`, the web app), so a photo gives the same
+landmarks, and so the same aligned crop, wherever it is read. MediaPipe's full-range detector
+(faces down to about 48 pixels, several per photo) and its short-range one (large faces, which
+the full-range one misses behind a mask) propose faces; MediaPipe's 468-point landmark model
+then runs on each face's window, rotated so the eyes are level, as MediaPipe's own mesh
+pipeline does. An image of at most `CROP_SIDE` pixels with no detection is tried as a
+registered face crop (FER2013, CK+) and kept if the landmark model agrees it is a face.
+
+The models ship inside the `mediapipe==0.10.21` wheel, so this runs offline; they are created
+on first use (one set per thread) and never at import time.
 """
 
 from __future__ import annotations
@@ -16,8 +24,12 @@ import numpy as np
 
 from maskfer.errors import MaskferError
 
-MIN_SIDE = 192
-CROP_SIDE = 128  # at most this size, an image with no face detected is taken as a registered face crop
+# Bumped whenever the landmarks found for the same pixels change; part of every cache key derived from
+# them (landmarks, aligned crops, masked images), so an older cache is never read as this one.
+FACES_VERSION = 2
+CROP_SIDE = 128  # at most this size, an image with no face detected is tried as a registered face crop
+MIN_CROP_SCORE = 0.5  # ... and kept only if the landmark model finds it this face-like
+CACHED_FACES = 100  # faces kept per photo in the landmark cache
 CROP_PAD = 0.3  # the landmark model expects the face with this margin around it (MediaPipe's ROI is 1.5x the box)
 
 # Landmark groups of the 468-point mesh (MediaPipe's canonical topology).
@@ -52,8 +64,8 @@ class Face:
     yaw: float
     pitch: float
     roll: float
-    source: str = "mesh"  # "mesh": found by the face detector; "crop": the whole image taken as the face
-    score: float = 1.0  # for "crop", the landmark model's face-presence probability
+    source: str = "detector"  # "detector": found by a face detector; "crop": the whole image taken as the face
+    score: float = 1.0  # the detector's score; for "crop", the landmark model's face-presence probability
 
     @property
     def width(self) -> int:
@@ -69,19 +81,6 @@ class Face:
 
 
 _local = threading.local()
-
-
-def _mesh(max_faces: int):
-    """A per-thread FaceMesh, created on first use (MediaPipe graphs are not thread-safe)."""
-    meshes = _local.__dict__.setdefault("meshes", {})
-    if max_faces not in meshes:
-        try:
-            from mediapipe.python.solutions import face_mesh
-        except ImportError as exc:
-            raise LandmarkError(f"face landmarks need mediapipe==0.10.21 (pip install 'mediapipe==0.10.21'): {exc}") from None
-        meshes[max_faces] = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=max_faces, refine_landmarks=False,
-                                               min_detection_confidence=0.5)
-    return meshes[max_faces]
 
 
 def _crop_model():
@@ -121,9 +120,9 @@ def _face_from_points(points: np.ndarray, width: int, height: int, source: str, 
 def crop_landmarks(image: np.ndarray) -> Face:
     """Landmarks of an image that *is* a face crop (FER2013, CK+ 48x48), without face detection.
 
-    The shared FER2013 copy is so blurred that the detector misses most faces; its crops are
-    registered (face centred, similar scale), so the landmark model is run on the whole crop,
-    padded to the framing it was trained on. `score` says how face-like the model found it.
+    Detectors often miss a face that fills the whole frame; such crops are registered (face
+    centred, similar scale), so the landmark model is run on the whole crop, padded to the
+    framing it was trained on. `score` says how face-like the model found it.
     """
     height, width = image.shape[:2]
     side = (1 + 2 * CROP_PAD) * max(height, width)
@@ -152,15 +151,35 @@ def _overlap(a, b) -> float:
     return inter / (a[2] * a[3] + b[2] * b[3] - inter + 1e-9)
 
 
-def detect_faces(image: np.ndarray, max_faces: int = 10, min_score: float = 0.5) -> list[Face]:
-    """Every face in a photo, largest first: full-range detection, then the 468 landmarks of each.
+def head_pose(points: np.ndarray, width: int, height: int) -> tuple[float, float, float]:
+    """Yaw, pitch and roll in degrees (yaw > 0: the face turns to the image's right)."""
+    image_points = points[_POSE_POINTS, :2].astype(np.float64)
+    focal = float(max(width, height))
+    camera = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=np.float64)
+    ok, rotation, _ = cv2.solvePnP(_POSE_MODEL, image_points, camera, None, flags=cv2.SOLVEPNP_EPNP)
+    if not ok:
+        return 0.0, 0.0, 0.0
+    matrix, _ = cv2.Rodrigues(rotation)
+    # Image y points down while the model's y points up: flip to read angles in the usual sense.
+    matrix = np.diag([1.0, -1.0, -1.0]) @ matrix
+    pitch = np.degrees(np.arctan2(matrix[2, 1], matrix[2, 2]))
+    yaw = np.degrees(np.arcsin(-np.clip(matrix[2, 0], -1, 1)))
+    roll = np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0]))
+    pitch = (pitch + 180) % 360 - 180
+    if pitch > 90:
+        pitch -= 180
+    elif pitch < -90:
+        pitch += 180
+    return float(yaw), float(pitch), float(roll)
 
-    The face mesh's own detector (`find_faces`) is short-range: it suits posed datasets, where
-    the face fills the frame, but misses faces under about 100 pixels and most faces in a group
-    photo. Here MediaPipe's full-range detector finds the faces (down to about 48 pixels), joined
-    by the short-range one, which finds large masked faces that the full-range one misses (147
-    against 91 of 150 masked photos); the same landmark model then runs on each face's window,
-    rotated so the eyes are level, as the mesh pipeline does.
+
+def find_faces(image: np.ndarray, *, max_faces: int = 10, crop_fallback: bool = True, min_score: float = 0.5) -> list[Face]:
+    """Every face in an RGB uint8 image, largest first (at most `max_faces`); [] when there is none.
+
+    Detections scoring under `min_score`, or overlapping a better one, are dropped. The
+    short-range detector joins the full-range one because it finds large masked faces that the
+    other misses (147 against 91 of 150 masked photos). With `crop_fallback`, a small image with
+    no detection is tried as a registered face crop (see `crop_landmarks`).
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise MaskferError(f"expected an RGB uint8 image, got shape {image.shape} dtype {image.dtype}")
@@ -185,50 +204,32 @@ def detect_faces(image: np.ndarray, max_faces: int = 10, min_score: float = 0.5)
         matrix[:, 2] += np.array([96, 96]) - np.array(centre)
         points, _ = _landmarks_in_roi(image, matrix)
         faces.append(_face_from_points(points, width, height, "detector", float(detection.score[0])))
+    if not faces and crop_fallback and max(height, width) <= CROP_SIDE:
+        crop = crop_landmarks(image)
+        faces = [crop] if crop.score >= MIN_CROP_SCORE else []
     return sorted(faces, key=lambda f: f.area, reverse=True)[:max_faces]
 
 
-def head_pose(points: np.ndarray, width: int, height: int) -> tuple[float, float, float]:
-    """Yaw, pitch and roll in degrees (yaw > 0: the face turns to the image's right)."""
-    image_points = points[_POSE_POINTS, :2].astype(np.float64)
-    focal = float(max(width, height))
-    camera = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=np.float64)
-    ok, rotation, _ = cv2.solvePnP(_POSE_MODEL, image_points, camera, None, flags=cv2.SOLVEPNP_EPNP)
-    if not ok:
-        return 0.0, 0.0, 0.0
-    matrix, _ = cv2.Rodrigues(rotation)
-    # Image y points down while the model's y points up: flip to read angles in the usual sense.
-    matrix = np.diag([1.0, -1.0, -1.0]) @ matrix
-    pitch = np.degrees(np.arctan2(matrix[2, 1], matrix[2, 2]))
-    yaw = np.degrees(np.arcsin(-np.clip(matrix[2, 0], -1, 1)))
-    roll = np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0]))
-    pitch = (pitch + 180) % 360 - 180
-    if pitch > 90:
-        pitch -= 180
-    elif pitch < -90:
-        pitch += 180
-    return float(yaw), float(pitch), float(roll)
+def cached_faces(image: np.ndarray, cache, *, max_faces: int = 10, crop_fallback: bool = True) -> list[Face]:
+    """`find_faces`, read from `cache` (a `maskfer.core.cache.Cache`) when these pixels were seen before.
 
-
-def find_faces(image: np.ndarray, max_faces: int = 5, crop_fallback: bool = False) -> list[Face]:
-    """All faces in an RGB uint8 image, largest first; an empty list when there is none.
-
-    With `crop_fallback`, a small image (at most CROP_SIDE pixels) in which the detector finds
-    no face is taken to be a registered face crop: see `crop_landmarks`.
+    Keyed by the decoded pixels, `crop_fallback` and `FACES_VERSION`: a file's name or path never
+    decides what is reused, and landmarks from an older face path are never served. Every face
+    is stored (a face's landmarks do not depend on how many are asked for), so callers asking
+    for different `max_faces` share one entry.
     """
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise MaskferError(f"expected an RGB uint8 image, got shape {image.shape} dtype {image.dtype}")
-    height, width = image.shape[:2]
-    scale = max(1.0, MIN_SIDE / min(height, width))
-    work = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_CUBIC) if scale > 1 else image
-    result = _mesh(max_faces).process(np.ascontiguousarray(work))
-    faces = []
-    for found in result.multi_face_landmarks or []:
-        points = np.array([(p.x * work.shape[1], p.y * work.shape[0], p.z * work.shape[1]) for p in found.landmark],
-                          dtype=np.float32) / scale
-        x0, y0 = np.floor(points[:, :2].min(axis=0)).astype(int)
-        x1, y1 = np.ceil(points[:, :2].max(axis=0)).astype(int)
-        faces.append(Face(points, (int(x0), int(y0), int(x1), int(y1)), *head_pose(points, width, height)))
-    if not faces and crop_fallback and max(height, width) <= CROP_SIDE:
-        faces = [crop_landmarks(image)]
-    return sorted(faces, key=lambda f: f.area, reverse=True)
+    from maskfer.core.cache import stable_key
+    from maskfer.core.images import pixels_hash
+
+    key = stable_key("faces", FACES_VERSION, pixels_hash(image), crop_fallback)
+    hit = cache.load_arrays("faces", key)
+    if hit is not None:
+        faces = [Face(lm, tuple(int(v) for v in box), *map(float, pose), source=str(source), score=float(score))
+                 for lm, box, pose, source, score in zip(hit["landmarks"], hit["boxes"], hit["poses"], hit["sources"], hit["scores"])]
+        return faces[:max_faces]
+    faces = find_faces(image, max_faces=CACHED_FACES, crop_fallback=crop_fallback)
+    cache.save_arrays("faces", key, landmarks=np.array([f.landmarks for f in faces], np.float32).reshape(-1, 468, 3),
+                      boxes=np.array([f.box for f in faces], np.int64).reshape(-1, 4),
+                      poses=np.array([(f.yaw, f.pitch, f.roll) for f in faces], np.float64).reshape(-1, 3),
+                      sources=np.array([f.source for f in faces], dtype=str), scores=np.array([f.score for f in faces]))
+    return faces[:max_faces]

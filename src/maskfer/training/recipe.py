@@ -15,7 +15,6 @@ Recipe, top to bottom:
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,13 +22,15 @@ from pathlib import Path
 import numpy as np
 
 import maskfer
-from maskfer.data.readers import EMOTIONS, read_dataset
+from maskfer.core.cache import Cache
+from maskfer.core.files import atomic_write_bytes, atomic_write_json
+from maskfer.data.readers import read_dataset
+from maskfer.data.sampling import held_out_subjects
 from maskfer.errors import MaskferError
-from maskfer.evaluation.protocols import held_out_subjects
-from maskfer.features.cache import Cache, atomic_write_bytes, atomic_write_json
-from maskfer.features.faces import FaceCropConfig, face_crops
+from maskfer.labels import EMOTIONS
+from maskfer.training.crops import FaceCropConfig, face_crops
+from maskfer.weights.format import MASK_CHECK_NAME, MODEL_NAME, TRAINING_LOG_NAME, mask_check_record, model_metadata
 
-MODEL_FORMAT = 1  # bumped when the ONNX file's inputs or metadata change meaning
 POSED_SETS = ("tcep", "ckplus")
 
 
@@ -127,8 +128,8 @@ def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | No
         raise MaskferError(f"training data has {len(model.classes_)} of the {len(EMOTIONS)} expressions; need all")
     record = {"maskfer_version": maskfer.__version__, "config": asdict(config), "n_train": int(len(y)),
               "n_validation": int(len(y_val)), "history": model.history_, "seconds": time.perf_counter() - started}
-    export_onnx(model, config, out / "maskfer-expression.onnx", record)
-    atomic_write_json(out / "training.json", record)
+    export_onnx(model, config, out / MODEL_NAME, record)
+    atomic_write_json(out / TRAINING_LOG_NAME, record)
     return record
 
 
@@ -159,9 +160,7 @@ def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dic
     torch.onnx.export(Deployed(model.model_), dummy, buffer, dynamo=False, opset_version=17, input_names=["faces"],
                       output_names=["probabilities"], dynamic_axes={"faces": {0: "n"}, "probabilities": {0: "n"}})
     proto = onnx.load_from_string(buffer.getvalue())
-    metadata = {"maskfer_version": maskfer.__version__, "format": str(MODEL_FORMAT), "classes": json.dumps(list(EMOTIONS)),
-                "input_size": str(config.size), "config": json.dumps(asdict(config)),
-                "validation_accuracy": str(record["history"][-1].get("val_accuracy", ""))}
+    metadata = model_metadata(config.size, asdict(config), record["history"][-1].get("val_accuracy", ""))
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -176,7 +175,7 @@ def train_mask_check(config: DefaultModelConfig, out: str | Path, cache: Cache |
     """
     from sklearn.linear_model import LogisticRegression
 
-    from maskfer.prediction.model import mask_features
+    from maskfer.faces import mask_features
 
     cache = cache if cache is not None else Cache()
     train, validation = training_table(config)
@@ -197,9 +196,8 @@ def train_mask_check(config: DefaultModelConfig, out: str | Path, cache: Cache |
     classifier = LogisticRegression(C=0.1, max_iter=3000).fit((X - mean) / scale, worn)
     X_val, worn_val = features(validation)
     accuracy = float(np.mean(classifier.predict((X_val - mean) / scale) == worn_val))
-    record = {"mean": mean.tolist(), "scale": scale.tolist(), "coef": classifier.coef_[0].tolist(),
-              "intercept": float(classifier.intercept_[0]), "grid": list(grid),
-              "metadata": {"maskfer_version": maskfer.__version__, "config": asdict(config), "n_train": int(len(worn)),
-                           "validation_accuracy": accuracy, "n_validation": int(len(worn_val))}}
-    atomic_write_json(Path(out) / "mask-check.json", record)
+    record = mask_check_record(mean, scale, classifier.coef_[0], classifier.intercept_[0], grid,
+                               {"config": asdict(config), "n_train": int(len(worn)), "validation_accuracy": accuracy,
+                                "n_validation": int(len(worn_val))})
+    atomic_write_json(Path(out) / MASK_CHECK_NAME, record)
     return record

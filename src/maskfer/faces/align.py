@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from maskfer.masks.landmarks import LEFT_EYE, RIGHT_EYE, Face
+from maskfer.faces.landmarks import LEFT_EYE, RIGHT_EYE, Face
 
 EYE_DISTANCE = 0.40  # inter-ocular distance as a fraction of the crop side
 EYE_HEIGHT = 0.40  # the eyes' midpoint sits this far down the crop

@@ -1,4 +1,5 @@
-"""Reading one image, whatever its mode, into an RGB uint8 array, or failing with a reason.
+"""Images in and out: any file (whatever its mode) as an RGB uint8 array, or a one-line reason why not;
+an RGB array as PNG or JPEG bytes; and content hashes for the caches.
 
 Images are addressed by a *reference*: a file path, or `CSV#ROW` for a row of the original
 `fer2013.csv` (pixels stored as a string of 2,304 numbers).
@@ -15,6 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from maskfer.errors import MaskferError
 
+ENCODINGS = ("png", "jpg")
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"})
 
 
@@ -111,3 +113,25 @@ def content_hash(ref: str | Path) -> str:
     except OSError:
         digest.update(b"missing:" + ref.encode())
     return digest.hexdigest()
+
+
+def pixels_hash(image: np.ndarray) -> str:
+    """A hash of decoded pixels and their shape: the same picture gives the same key whatever file it came from."""
+    digest = hashlib.blake2b(str(image.shape).encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(image).tobytes())
+    return digest.hexdigest()
+
+
+def encode_image(image: np.ndarray, encoding: str = "png", quality: int = 95) -> bytes:
+    """An RGB (or grey) uint8 array as PNG (fast compression) or JPEG (`quality`) bytes."""
+    import cv2
+
+    from maskfer.errors import check_name
+
+    check_name("image encoding", encoding, ENCODINGS)
+    pixels = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    options = [cv2.IMWRITE_JPEG_QUALITY, quality] if encoding == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    ok, data = cv2.imencode(f".{encoding}", pixels, options)
+    if not ok:
+        raise ValueError(f"could not encode a {image.shape} image as {encoding}")
+    return data.tobytes()
