@@ -26,7 +26,8 @@ from maskfer.core.parallel import ComputeConfig
 from maskfer.core.cache import Cache
 from maskfer.faces import find_faces
 from maskfer.masks import MASK_TYPES, draw_mask
-from maskfer.masks.dataset import MaskingConfig, _encode, mask_dataset
+from maskfer.core.images import encode_image
+from maskfer.masks.dataset import MaskingConfig, mask_dataset
 
 TCEP = Path(__file__).resolve().parents[2] / "shared" / "data" / "tcep"
 SIZES = {"256x256": (256, 256), "562x762": (562, 762)}
@@ -58,16 +59,16 @@ def main():
                              "angle": row.angle, "source": f"{size_name}-{i}"})
             sized = pd.DataFrame(rows)
             images = [read_image(p) for p in sized["path"]]
-            find_faces(images[0])  # load the mesh before timing
+            find_faces(images[0])  # load the face models before timing
             faces = [find_faces(im)[0] for im in images]
             print(f"\n{size_name}: {len(images)} photos")
             read = median_ms(read_image, sized["path"])
             landmarks = median_ms(find_faces, images)
             masked = [draw_mask(im, f, "surgical", 1).image for im, f in zip(images, faces)]
-            encode = median_ms(lambda im: _encode(im, "jpg"), masked)
+            encode = median_ms(lambda im: encode_image(im, "jpg"), masked)
             print(f"  read photo      {read:6.1f} ms")
             print(f"  landmarks       {landmarks:6.1f} ms  (once per photo, shared by its mask types)")
-            print(f"  encode jpg      {encode:6.1f} ms  (png: {median_ms(lambda im: _encode(im, 'png'), masked):.1f} ms)")
+            print(f"  encode jpg      {encode:6.1f} ms  (png: {median_ms(lambda im: encode_image(im, 'png'), masked):.1f} ms)")
             for kind in MASK_TYPES:
                 draw = median_ms(lambda pair: draw_mask(pair[0], pair[1], kind, 1), list(zip(images, faces)))
                 alone = 1000 / (read + landmarks + draw + encode)

@@ -4,7 +4,7 @@
     python bench/peers.py                      # every evaluation set, masked and unmasked
     python bench/peers.py --limit 100          # a quick look
 
-Evaluation sets (never trained on; see src/maskfer/models/default.py):
+Evaluation sets (never trained on; see src/maskfer/training/recipe.py):
 - FER2013 PrivateTest (the challenge's final test): unmasked, and masked by maskfer with seed 0,
   one mask type per photo chosen by its name (all seven types, about equally often);
 - TCEP and CK+ held-out people (the fixed 20% the shipped model never saw): unmasked and

@@ -11,13 +11,21 @@ face, the same with five faces, a 720p video (60 frames), and hard variants of t
 threads their runtimes choose (ONNX Runtime, TFLite, MediaPipe). Prints median
 milliseconds per image and per face over `--repeat` runs, frames per second on the video, the
 ratio, and whether each tool found the face and what it read (the portrait smiles: happy).
+
+Cold start comes first: `--cold` fresh Python processes each run `import maskfer` and a first
+`maskfer.predict` on the one-face photo (models load on that first call); the median of each
+part is printed, with the heavy packages the process had loaded by then. To compare with
+another checkout, run this script with `PYTHONPATH=<that checkout>/src --cold-only`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +33,6 @@ import cv2
 import numpy as np
 
 import maskfer
-from maskfer.labels import EMOTIONS
 
 
 def head() -> np.ndarray:
@@ -63,6 +70,32 @@ def hard_cases() -> dict[str, np.ndarray]:
     }
 
 
+COLD_START = """
+import sys, time
+start = time.perf_counter()
+import maskfer
+imported = time.perf_counter()
+faces = maskfer.predict(sys.argv[1])
+done = time.perf_counter()
+heavy = [m for m in ("sklearn", "pandas", "torch", "scipy", "matplotlib") if m in sys.modules]
+print(__import__("json").dumps({"import": imported - start, "first": done - imported, "faces": len(faces), "heavy": heavy}))
+"""
+
+
+def cold_start(runs: int) -> None:
+    """Median seconds of `import maskfer` and of the first `predict` call, each in a fresh process."""
+    with tempfile.TemporaryDirectory() as folder:
+        photo = Path(folder) / "one-face.png"
+        cv2.imwrite(str(photo), cv2.cvtColor(scene([260]), cv2.COLOR_RGB2BGR))
+        results = [json.loads(subprocess.run([sys.executable, "-c", COLD_START, str(photo)], capture_output=True, text=True,
+                                             check=True).stdout.strip().splitlines()[-1]) for _ in range(runs)]
+    imports = statistics.median(r["import"] for r in results)
+    first = statistics.median(r["first"] for r in results)
+    print(f"cold start ({runs} fresh processes, {maskfer.__file__}): import maskfer {1000 * imports:.0f} ms, first predict "
+          f"{1000 * first:.0f} ms, together {1000 * (imports + first):.0f} ms (median); faces found {results[0]['faces']}; "
+          f"heavy packages loaded: {', '.join(results[0]['heavy']) or 'none'}\n", flush=True)
+
+
 def timed(function, image, repeat: int) -> tuple[float, object]:
     result = function(image)  # warm up: first call loads models
     times = []
@@ -76,7 +109,13 @@ def timed(function, image, repeat: int) -> tuple[float, object]:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--cold", type=int, default=5, help="fresh processes for the cold-start figure")
+    parser.add_argument("--cold-only", action="store_true", help="print the cold-start figure and stop")
     args = parser.parse_args()
+    cold_start(args.cold)
+    if args.cold_only:
+        return
+    from maskfer.labels import EMOTIONS
     # The classifier alone: one aligned face through ONNX Runtime (issue 5's figure).
     from maskfer.prediction.model import load_mask_check, load_model
 

@@ -13,3 +13,18 @@ def test_import_is_inert():
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert output == "[] True"
+
+
+def test_predict_loads_neither_scikit_learn_nor_pandas_nor_torch(tmp_path):
+    from PIL import Image
+    from skimage import data
+
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(photo)
+    code = (
+        "import sys, maskfer; faces = maskfer.predict(sys.argv[1]); "
+        "print(len(faces), faces[0].expression in maskfer.prediction.api.EMOTIONS, "
+        "[m for m in ('sklearn', 'pandas', 'torch') if m in sys.modules])"
+    )
+    output = subprocess.run([sys.executable, "-c", code, str(photo)], capture_output=True, text=True, check=True).stdout
+    assert output.strip().splitlines()[-1] == "1 True []"

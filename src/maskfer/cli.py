@@ -459,7 +459,7 @@ def train_default(
     console.print(f"model: {out / 'maskfer-expression.onnx'} (validation accuracy "
                   f"{100 * record['history'][-1].get('val_accuracy', float('nan')):.1f}%), mask check: {out / 'mask-check.json'} (validation "
                   f"accuracy {100 * check['metadata']['validation_accuracy']:.1f}%), {record['seconds']:.0f} s. "
-                  "To ship it, copy both into src/maskfer/models/weights/.", highlight=False)
+                  "To ship it, copy both into src/maskfer/weights/.", highlight=False)
 
 
 if __name__ == "__main__":  # python -m maskfer.cli

@@ -1,4 +1,4 @@
-"""Stage 4: protocols, cross-validation, sweeps."""
+"""Stage 6: protocols, cross-validation, sweeps."""
 
 from maskfer.evaluation.experiment import ExperimentConfig, Features, evaluate, save_result, table_features
 from maskfer.evaluation.protocols import (PROTOCOLS, make_folds, random_folds, source_disjoint_folds,

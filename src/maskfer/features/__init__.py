@@ -1,4 +1,4 @@
-"""Stage 3: pixels as the study computed them, and the study's six augmentations."""
+"""Stage 4: pixels as the study computed them, and the study's six augmentations."""
 
 from maskfer.features.augment import AUGMENTATIONS, AugmentConfig, augment_image, augment_training_set
 from maskfer.features.pixels import PixelConfig, image_to_pixels, imagenet_normalize, pixel_features

@@ -1,4 +1,4 @@
-"""Stage 3 of the pipeline (data -> faces -> masks): synthetic masks drawn from face landmarks."""
+"""Stage 3: synthetic masks drawn from face landmarks, one registered painter per mask type."""
 
 from __future__ import annotations
 

@@ -46,6 +46,8 @@ def resolve_device(device: str) -> torch.device:
 def to_images(X: np.ndarray) -> torch.Tensor:
     """(N, side*side*3) rows in [0, 1] -> ImageNet-normalised (N, 3, side, side) tensor."""
     X = np.asarray(X, dtype=np.float32)
+    if not X.flags.writeable:  # torch tensors may not share read-only memory
+        X = X.copy()
     side = int(round(np.sqrt(X.shape[1] / 3)))
     if side * side * 3 != X.shape[1]:
         raise MaskferError(f"CNN input rows must be flattened side x side x 3 RGB images; got {X.shape[1]} values per row")

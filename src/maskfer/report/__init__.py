@@ -1,4 +1,4 @@
-"""Stage 5: the study report (HTML and Markdown) from a results record."""
+"""Stage 7: the study report (HTML and Markdown) from a results record."""
 
 from maskfer.report.render import build_blocks, write_report
 

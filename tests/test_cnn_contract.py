@@ -1,0 +1,92 @@
+"""The scikit-learn contract of the CNN estimators, checked on tiny images.
+
+scikit-learn's own checks feed 1 to 10 features, which no image has (see test_estimators.py);
+here the same promises are checked on what these estimators take: flattened 8x8 RGB images.
+"""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+pytest.importorskip("torch")
+
+from maskfer.models.cnn import CNNClassifier, CNNEmbedding  # noqa: E402
+
+SIDE = 8
+
+
+def _images(n=24, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.array(["happy", "sad", "angry"])[np.arange(n) % 3]
+    X = rng.random((n, SIDE * SIDE * 3), dtype=np.float32)
+    return X, y
+
+
+def _classifier(**params):
+    return CNNClassifier(**{"backbone": "mobilenet_v2", "weights": "none", "epochs": 2, "batch_size": 8, "max_batches": 2,
+                            "random_state": 3, **params})
+
+
+def _embedding():
+    return CNNEmbedding(backbone="mobilenet_v2", weights="none", cache=False)
+
+
+@pytest.mark.parametrize("make", [_classifier, _embedding], ids=["CNNClassifier", "CNNEmbedding"])
+def test_fit_returns_self_and_leaves_params_alone(make):
+    X, y = _images()
+    estimator = make()
+    before = estimator.get_params()
+    assert estimator.fit(X, y) is estimator
+    assert estimator.get_params() == before and estimator.n_features_in_ == X.shape[1]
+
+
+@pytest.mark.parametrize("make", [_classifier, _embedding], ids=["CNNClassifier", "CNNEmbedding"])
+def test_unfitted_use_raises_not_fitted(make):
+    X, _ = _images()
+    estimator = make()
+    method = estimator.predict if hasattr(estimator, "predict") else estimator.transform
+    with pytest.raises(NotFittedError):
+        method(X)
+
+
+@pytest.mark.parametrize("make", [_classifier, _embedding], ids=["CNNClassifier", "CNNEmbedding"])
+def test_clone_and_set_params(make):
+    X, y = _images()
+    fitted = make().fit(X, y)
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params() and not hasattr(copy, "n_features_in_")
+    copy.set_params(batch_size=4)
+    assert copy.batch_size == 4 and fitted.batch_size != 4
+
+
+def test_classifier_fit_is_repeatable_with_a_seed_and_labels_keep_their_type():
+    X, y = _images()
+    first, second = _classifier().fit(X, y), _classifier().fit(X, y)
+    assert np.array_equal(first.predict_proba(X), second.predict_proba(X))
+    assert set(first.predict(X)) <= set(y) and list(first.classes_) == sorted(set(y))
+    other = _classifier(random_state=4).fit(X, y)
+    assert not np.array_equal(first.predict_proba(X), other.predict_proba(X))  # the seed is what makes it repeatable
+
+
+def test_classifier_refuses_rows_of_another_width_after_fit():
+    X, y = _images()
+    model = _classifier().fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        model.predict(X[:, :-3])
+
+
+def test_embedding_gives_the_same_rows_whatever_the_order_and_however_often_fitted():
+    X, y = _images()
+    embedding = _embedding().fit(X, y)
+    forward = embedding.transform(X)
+    assert forward.shape == (len(X), 1280) and forward.dtype == np.float32
+    assert np.allclose(embedding.transform(X[::-1])[::-1], forward, atol=1e-5)
+    assert np.array_equal(embedding.fit(X, y).transform(X), forward)  # fitting again changes nothing
+
+
+def test_classifier_takes_read_only_arrays_and_plain_lists():
+    X, y = _images()
+    X.setflags(write=False)
+    probabilities = _classifier().fit(X, y).predict_proba(X)
+    assert np.array_equal(_classifier().fit(X.tolist(), list(y)).predict_proba(X.tolist()), probabilities)
