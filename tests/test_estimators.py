@@ -102,3 +102,28 @@ def test_kmeans_maps_clusters_to_majority_labels():
     y = np.array(["sad", "sad", "happy", "happy", "happy", "happy"])
     model = KMeansClassifier(n_clusters=2, random_state=0).fit(X, y)
     assert list(model.predict([[0.05], [10.05]])) == ["sad", "happy"]
+
+
+def test_list_models_filters_by_pattern_and_family():
+    from maskfer.models import list_models, model_spec
+
+    assert list_models("pca+*") == [name for name in list_models() if name.startswith("pca+")] and list_models("pca+*")
+    cnns = list_models(family="cnn")
+    assert "mobilenet_v2" in cnns and "logreg" not in cnns and all(model_spec(n).eval_set for n in cnns)
+    assert set(list_models(family="classical")) | set(cnns) | set(list_models(family="cnn_features")) == set(list_models())
+    with pytest.raises(UnknownNameError, match="valid: classical, cnn, cnn_features"):
+        list_models(family="transformer")
+
+
+def test_a_registered_model_is_usable_by_name_everywhere(monkeypatch):
+    from sklearn.linear_model import RidgeClassifier
+
+    import maskfer.models.registry as registry
+    from maskfer.evaluation.experiment import ExperimentConfig
+    from maskfer.study import choose_models
+
+    monkeypatch.setitem(registry.MODELS, "ridge", None)  # removed again after the test
+    registry.register_model("ridge", family="classical", description="ridge classifier")(lambda: RidgeClassifier())
+    assert isinstance(create_model("ridge", alpha=2.0), RidgeClassifier) and create_model("ridge", alpha=2.0).alpha == 2.0
+    assert ExperimentConfig(model="ridge").model == "ridge" and "ridge" in list_models(family="classical")
+    assert choose_models("ridge,logreg") == (("ridge", "logreg"), [])

@@ -155,3 +155,21 @@ def test_a_grey_photo_gets_a_grey_mask(tcep_face):
         assert np.array_equal(masked[..., 0], masked[..., 1]) and np.array_equal(masked[..., 1], masked[..., 2])
     coloured = draw_mask(tcep_face, find_faces(tcep_face)[0], "cloth", 0).image
     assert not np.array_equal(coloured[..., 0], coloured[..., 1])
+
+
+def test_a_registered_mask_type_is_drawn_and_validated_like_the_seven(tcep_face, monkeypatch):
+    import maskfer.masks.draw as draw
+
+    monkeypatch.setitem(draw.MASKS, "scarf", None)  # removed again after the test
+
+    @draw.register_mask("scarf", "a plain red scarf")
+    def _scarf(canvas):
+        canvas.canvas[:] = (200, 30, 30)
+        canvas.shade(0.2)
+
+    result = draw_mask(tcep_face, find_faces(tcep_face)[0], "scarf", 0)
+    assert result.quality.passed and result.kind == "scarf"
+    assert result.image[result.coverage > 0].mean(axis=0)[0] > 120  # red where the mask is
+    assert MaskingConfig(types=("scarf",)).types == ("scarf",)
+    with pytest.raises(UnknownNameError, match="valid: .*scarf"):
+        draw.check_mask_type("bandana")

@@ -54,6 +54,7 @@ def sweep_result(name: str, configs: list[ExperimentConfig], results: list[dict]
         "kind": "sweep",
         "sweep": name,
         "model": configs[0].model,
+        "model_description": results[0]["model_description"] if results else "",
         "protocol": configs[0].protocol,
         "config": configs[0].to_dict(),
         "points": [{"params": c.params, "summary": r["summary"]} for c, r in zip(configs, results)],
