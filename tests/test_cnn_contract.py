@@ -90,3 +90,41 @@ def test_classifier_takes_read_only_arrays_and_plain_lists():
     X.setflags(write=False)
     probabilities = _classifier().fit(X, y).predict_proba(X)
     assert np.array_equal(_classifier().fit(X.tolist(), list(y)).predict_proba(X.tolist()), probabilities)
+
+
+def test_a_killed_fit_resumes_at_the_epoch_it_reached_and_ends_where_an_unbroken_one_does(tmp_path, monkeypatch):
+    import maskfer.models.cnn as cnn
+
+    X, y = _images()
+    unbroken = _classifier(epochs=3).fit(X, y)
+    write = cnn._write_training_state
+
+    def killed_after_epoch_two(path, state):
+        write(path, state)
+        if state["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    state = tmp_path / "state.pt"
+    monkeypatch.setattr(cnn, "_write_training_state", killed_after_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        _classifier(epochs=3, checkpoint=str(state)).fit(X, y)
+    monkeypatch.setattr(cnn, "_write_training_state", write)
+    before = __import__("torch").load(state, weights_only=True)["history"]
+    resumed = _classifier(epochs=3, checkpoint=str(state)).fit(X, y)
+    assert resumed.history_[:2] == before  # epochs 1 and 2 read back (their timings too), not trained again
+    assert [h["epoch"] for h in resumed.history_] == [1, 2, 3]
+    assert np.array_equal(resumed.predict_proba(X), unbroken.predict_proba(X))
+
+
+def test_a_damaged_or_foreign_checkpoint_is_a_one_line_error(tmp_path):
+    from maskfer.errors import MaskferError
+
+    X, y = _images()
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(b"not a checkpoint")
+    with pytest.raises(MaskferError, match="damaged or not a training checkpoint"):
+        _classifier(checkpoint=str(damaged)).fit(X, y)
+    other = tmp_path / "other.pt"
+    _classifier(epochs=1, checkpoint=str(other)).fit(X, y)
+    with pytest.raises(MaskferError, match="another training run .*lr"):
+        _classifier(epochs=1, lr=0.1, checkpoint=str(other)).fit(X, y)

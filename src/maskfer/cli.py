@@ -444,15 +444,20 @@ def serve(
 def train_default(
     data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder holding fer2013/, tcep/ and ckplus/."),
     out: Path = typer.Option(Path("maskfer-model"), "--out", "-o", help="Folder for the ONNX model, mask check and training log."),
-    epochs: int = typer.Option(8, "--epochs"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many photos per dataset (smoke runs)."),
+    epochs: int = typer.Option(6, "--epochs", help="Training epochs (the shipped model's: 6)."),
+    labels: str = typer.Option("fer2013", "--labels", help="FER2013's photos labelled by 'fer2013' (its own labels) or 'ferplus' (FER+ majority)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many photos per dataset part (smoke runs)."),
     jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
-    """Train the shipped model (expression CNN exported to ONNX, and the mask-worn check) from scratch."""
+    """Train the shipped model (expression CNN exported to ONNX, and the mask-worn check) from scratch.
+
+    Resumable: every epoch is saved to OUT/training-state.pt, and the same command run again after
+    an interruption continues from the last finished epoch (crops come back from the cache).
+    """
     from maskfer.training.recipe import DefaultModelConfig, train_default as run_training, train_mask_check
 
     with user_errors():
-        config = DefaultModelConfig(data=str(data), epochs=epochs, limit=limit)
+        config = DefaultModelConfig(data=str(data), epochs=epochs, labels=labels, limit=limit)
         cache = _cache(cache_dir, no_cache)
         record = run_training(config, out, cache, jobs, progress=lambda m: errors.print(m, highlight=False))
         check = train_mask_check(config, out, cache, jobs)

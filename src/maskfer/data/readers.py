@@ -254,3 +254,20 @@ def read_dataset(path: str | Path, layout: str = "auto", subject_regex: str | No
     if dataset.table.empty:
         raise DatasetError(f"{root}: no usable images ({len(dataset.skipped)} files skipped, layout {layout})")
     return dataset
+
+
+def ferplus_labels(table: pd.DataFrame, root: str | Path) -> pd.Series:
+    """The FER+ majority class (one of the seven, or None) of each row of a FER2013 folder table.
+
+    Joined by (split, class folder, file name), since a file name alone is not unique in
+    FER2013 (`ferplus.csv` beside the dataset, see ../shared/data/README.md).
+    """
+    csv = Path(root) / "ferplus.csv"
+    try:
+        votes = pd.read_csv(csv, usecols=["split", "folder", "name", "ferplus_class"])
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{csv}: cannot read the FER+ labels ({exc})") from None
+    majority = {(s, f, n): (None if pd.isna(c) else EMOTION_SYNONYMS[str(c)])
+                for s, f, n, c in votes.itertuples(index=False)}
+    paths = table["path"].map(Path)
+    return pd.Series([majority.get((p.parent.parent.name, p.parent.name, p.name)) for p in paths], index=table.index, dtype=object)

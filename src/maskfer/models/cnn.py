@@ -70,18 +70,55 @@ def _random_shift(batch: torch.Tensor, pixels: int, generator: torch.Generator) 
     return torch.stack([padded[i, :, dy:dy + side, dx:dx + side] for i, (dy, dx) in enumerate(offsets)])
 
 
+TRAINING_STATE = "maskfer-cnn-training-state"
+
+
+def _data_fingerprint(X: np.ndarray, y: np.ndarray) -> str:
+    """A cheap content key of the training data (labels, shape and every 97th row), for resuming."""
+    digest = hashlib.blake2b(str(X.shape).encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(X[::97]).tobytes())
+    digest.update(np.asarray(y).astype(str).tobytes())
+    return digest.hexdigest()
+
+
+def _write_training_state(path: str, state: dict) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def _read_training_state(path: str, params: dict, fingerprint: str) -> dict:
+    """A checkpoint written by `fit` with these params on this data, or a one-line error."""
+    try:
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise MaskferError(f"{path}: damaged or not a training checkpoint ({type(exc).__name__}); delete it to start afresh") from None
+    if not isinstance(state, dict) or state.get("kind") != TRAINING_STATE:
+        raise MaskferError(f"{path}: not a maskfer training checkpoint; delete it or choose another checkpoint path")
+    if state["params"] != params or state["data"] != fingerprint:
+        changed = sorted(k for k in params if state["params"].get(k) != params[k]) or ["the training data"]
+        raise MaskferError(f"{path}: a checkpoint of another training run (differs in {', '.join(changed)}); "
+                           "delete it to start afresh, or resume with the same settings")
+    return state
+
+
 class CNNClassifier(ClassifierMixin, BaseEstimator):
     """A backbone fine-tuned end to end with a new head. Defaults are the study's: batch 60, 30 epochs.
 
     `max_batches` stops each epoch early (a smoke configuration for tests); `early_stopping`
     (patience in epochs, on validation loss, needs `eval_set`) and `schedule="cosine"` are
-    options, off by default as in the study.
+    options, off by default as in the study. With `checkpoint` (a file path), the whole training
+    state is saved there after every epoch, and a later `fit` on the same data and settings
+    continues from the last finished epoch: a killed run loses at most one epoch.
     """
 
     def __init__(self, backbone: str = "resnet18", weights: str = "imagenet", epochs: int = 30, batch_size: int = 60,
                  optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0, schedule: str = "none",
                  early_stopping: int | None = None, max_batches: int | None = None, augment_flip: bool = False,
-                 augment_shift: int = 0, device: str = "cpu", threads: int | None = None, random_state: int = 0, verbose: bool = False):
+                 augment_shift: int = 0, device: str = "cpu", threads: int | None = None, random_state: int = 0, verbose: bool = False,
+                 checkpoint: str | None = None):
         self.backbone = backbone
         self.weights = weights
         self.epochs = epochs
@@ -98,6 +135,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.threads = threads
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint = checkpoint
 
     def fit(self, X, y, eval_set=None):
         X, y = validate_data(self, X, y, dtype=np.float32)
@@ -121,8 +159,21 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                      if self.schedule == "cosine" else None)
         generator = torch.Generator().manual_seed(self.random_state)
         self.history_ = []
-        best, best_state, waited = np.inf, None, 0
-        for epoch in range(self.epochs):
+        best, best_state, waited, start_epoch = np.inf, None, 0, 0
+        fingerprint = _data_fingerprint(X, y)
+        if self.checkpoint and Path(self.checkpoint).exists():
+            state = _read_training_state(self.checkpoint, self._resume_params(), fingerprint)
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if scheduler:
+                scheduler.load_state_dict(state["scheduler"])
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            self.history_, start_epoch = state["history"], state["epoch"]
+            best, best_state, waited = state["best"], state["best_state"], state["waited"]
+            if self.verbose:
+                print(f"resumed from {self.checkpoint} after epoch {start_epoch}", flush=True)
+        for epoch in range(start_epoch, self.epochs):
             started = time.perf_counter()
             model.train()
             order = torch.randperm(len(y), generator=generator)
@@ -159,25 +210,47 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             self.history_.append(record)
             if self.verbose:
                 print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
+            stop = False
             if self.early_stopping and "val_loss" in record:
                 if record["val_loss"] < best:
                     best, waited = record["val_loss"], 0
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 else:
                     waited += 1
-                    if waited >= self.early_stopping:
-                        break
+                    stop = waited >= self.early_stopping
+            if self.checkpoint:
+                _write_training_state(self.checkpoint, {
+                    "kind": TRAINING_STATE, "maskfer_version": maskfer.__version__, "params": self._resume_params(),
+                    "data": fingerprint, "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler else None, "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(), "history": self.history_, "best": best, "best_state": best_state,
+                    "waited": waited})
+            if stop:
+                break
         if best_state is not None:
             model.load_state_dict(best_state)
         self.model_ = model.eval()
         return self
 
+    def _resume_params(self) -> dict:
+        """The parameters a resumed run must share with the run that wrote the checkpoint."""
+        return {k: v for k, v in self.get_params().items() if k not in ("checkpoint", "verbose", "threads", "device")}
+
     @torch.no_grad()
-    def _proba(self, images: torch.Tensor, batch: int = 256) -> np.ndarray:
+    def _logits(self, images: torch.Tensor, batch: int = 256) -> np.ndarray:
         self.model_.eval()
         device = next(self.model_.parameters()).device
-        out = [self.model_(images[i:i + batch].to(device)).softmax(1).cpu().numpy() for i in range(0, len(images), batch)]
+        out = [self.model_(images[i:i + batch].to(device)).cpu().numpy() for i in range(0, len(images), batch)]
         return np.concatenate(out) if out else np.zeros((0, len(self.classes_)), np.float32)
+
+    def _proba(self, images: torch.Tensor) -> np.ndarray:
+        return torch.from_numpy(self._logits(images)).softmax(1).numpy()
+
+    def decision_function(self, X):
+        """The head's logits (before the softmax), one column per class: what calibration scales."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return self._logits(to_images(X))
 
     def predict_proba(self, X):
         check_is_fitted(self, "model_")

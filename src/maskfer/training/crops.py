@@ -22,15 +22,18 @@ from maskfer.errors import check_name
 from maskfer.faces import FACES_VERSION, aligned_crop, cached_faces
 from maskfer.masks.dataset import mask_seed
 from maskfer.masks.draw import MASK_TYPES, MASKS, draw_mask
+from maskfer.masks.occluder import occlude_lower_face
 
-MASKING = ("none", "random")  # or one mask type's name
+# "random": a drawn mask of a random type per photo; "occluder": a random occluder on the aligned crop
+# (maskfer.masks.occluder); or one mask type's name.
+MASKING = ("none", "random", "occluder")
 CHUNK = 256
 
 
 @dataclass(frozen=True)
 class FaceCropConfig:
     size: int = 64
-    mask: str = "none"  # "none", "random" (a random type per photo), or a mask type
+    mask: str = "none"  # "none", "random" (a random drawn type per photo), "occluder", or a mask type
     seed: int = 0
 
     def __post_init__(self):
@@ -57,12 +60,15 @@ def _crop_chunk(refs: Sequence[str], sources: Sequence[str], config: FaceCropCon
             status[i] = "no face found"
             continue
         face = faces[0]
-        if config.mask != "none":
+        if config.mask not in ("none", "occluder"):
             seed = mask_seed(config.seed, source, config.mask)
             kind = MASK_TYPES[seed % len(MASK_TYPES)] if config.mask == "random" else config.mask
             image = draw_mask(image, face, kind, seed).image
             kinds[i] = kind
         out[i] = aligned_crop(image, face, config.size)
+        if config.mask == "occluder":
+            out[i] = occlude_lower_face(out[i], np.random.default_rng(mask_seed(config.seed, source, "occluder")))
+            kinds[i] = "occluder"
         status[i] = "ok"
     return {"crops": out, "status": status.astype(str), "kinds": kinds.astype(str)}
 

@@ -29,9 +29,13 @@ from maskfer.data.sampling import held_out_subjects
 from maskfer.errors import MaskferError
 from maskfer.labels import EMOTIONS
 from maskfer.training.crops import FaceCropConfig, face_crops
-from maskfer.weights.format import MASK_CHECK_NAME, MODEL_NAME, TRAINING_LOG_NAME, mask_check_record, model_metadata
+from maskfer.weights.format import (MASK_CHECK_NAME, MODEL_NAME, TRAINING_LOG_NAME, TRAINING_STATE_NAME, mask_check_record,
+                                    model_metadata)
 
 POSED_SETS = ("tcep", "ckplus")
+
+
+LABELS = {"fer2013": "FER2013's own labels", "ferplus": "FER+ majority labels (ten annotators; rows without a majority dropped)"}
 
 
 @dataclass(frozen=True)
@@ -41,48 +45,71 @@ class DefaultModelConfig:
     data: str = "../shared/data"
     backbone: str = "mobilenet_v2"
     size: int = 64
-    epochs: int = 8  # a 24-epoch run overfitted: validation 57.5% at epoch 4, 52-54% from epoch 10 on, training 86%
+    epochs: int = 6
     batch_size: int = 64
     epoch_fraction: float = 1.0  # of the crops seen per epoch
     lr: float = 1e-3
     weight_decay: float = 1e-4
     shift: int = 4  # random translation in pixels, per face
     holdout_fraction: float = 0.2  # of TCEP's and CK+'s people, held out for testing
-    use_blurred_fer_train: bool = False
-    validation_fraction: float = 0.1  # of the training photos, scored per epoch (never the evaluation sets)
-    masked_views: int = 2  # masked copies of each photo (random type, colour and seed each), beside the unmasked one
-    limit: int | None = None  # photos per dataset (a smoke configuration for tests)
+    labels: str = "fer2013"  # FER2013's labels for its photos, or "ferplus"
+    validation_fraction: float = 0.1  # of TCEP's and CK+'s training people, scored per epoch beside FER2013 PublicTest
+    masked_views: int = 1  # copies of each photo behind a drawn mask (random type, colour and seed each)
+    occluder_views: int = 1  # copies of each photo's crop under a random occluder (maskfer.masks.occluder)
+    calibrate: bool = True  # fit a temperature on the validation photos, inside the exported model
+    threads: int = 2  # torch threads: set, not left to torch's default
+    limit: int | None = None  # photos per dataset part (a smoke configuration for tests)
     seed: int = 0
+
+    def __post_init__(self):
+        from maskfer.errors import check_name
+
+        check_name("labels", self.labels, LABELS)
 
     @property
     def views(self) -> tuple[tuple[str, int], ...]:
-        return (("none", 0), *(("random", self.seed + i) for i in range(self.masked_views)))
+        return (("none", 0), *(("random", self.seed + i) for i in range(self.masked_views)),
+                *(("occluder", self.seed + i) for i in range(self.occluder_views)))
 
 
 def training_table(config: DefaultModelConfig):
-    """The photos the model learns from, and `validation_fraction` of them (by person) held back for validation (pandas tables)."""
+    """(training photos, validation photos) as pandas tables.
+
+    Training: FER2013's training split and the training people of TCEP and CK+. Validation, which
+    chooses nothing but is scored every epoch and fits the temperature: FER2013's PublicTest (the
+    challenge's own validation part) and `validation_fraction` of TCEP's and CK+'s training people.
+    Never used: FER2013's PrivateTest, the held-out people, the KDEF sample (the evaluation sets).
+    """
     import pandas as pd
 
     root = Path(config.data)
-    parts = []
-    fer = read_dataset(root / "fer2013").table
-    parts.append(fer[fer_training_part(fer)])
-    if config.use_blurred_fer_train:
-        parts.append(fer[fer["split"] == "train"])
+    fer = fer2013_table(root / "fer2013", config.labels)
+    train, validation = [fer[fer["split"] == "train"]], [fer[fer_validation_set(fer)]]
     for name in POSED_SETS:
         table = read_dataset(root / name).table
-        parts.append(table[~held_out_subjects(table["subject"], config.holdout_fraction)])
+        table = table[~held_out_subjects(table["subject"], config.holdout_fraction)]
+        held = held_out_subjects(table["subject"], config.validation_fraction, "validation")
+        train.append(table[~held])
+        validation.append(table[held])
     if config.limit:
-        parts = [p.sample(min(len(p), config.limit), random_state=config.seed) for p in parts]
-    table = pd.concat(parts, ignore_index=True)
-    # Validation by person where there are people (TCEP, CK+), by photo for FER2013 (no identities).
-    people = table["dataset"] + ":" + table["subject"].fillna(table["source"]).astype(str)
-    validation = held_out_subjects(people, config.validation_fraction, "validation")
-    return table[~validation].reset_index(drop=True), table[validation].reset_index(drop=True)
+        train, validation = ([p.sample(min(len(p), config.limit), random_state=config.seed) for p in parts]
+                             for parts in (train, validation))
+    return pd.concat(train, ignore_index=True), pd.concat(validation, ignore_index=True)
 
 
-def fer_training_part(fer):
-    """True for FER2013's PublicTest photos (trained on); PrivateTest is the evaluation set."""
+def fer2013_table(root: Path, labels: str = "fer2013"):
+    """FER2013's photos; with `labels="ferplus"`, each labelled by its FER+ majority (and dropped without one)."""
+    table = read_dataset(root).table
+    if labels == "ferplus":
+        from maskfer.data.readers import ferplus_labels
+
+        table = table.assign(emotion=ferplus_labels(table, root))
+        table = table[table["emotion"].notna()].reset_index(drop=True)
+    return table
+
+
+def fer_validation_set(fer):
+    """FER2013's PublicTest photos: the challenge's validation part."""
     return ((fer["split"] == "test") & fer["source"].str.contains("PublicTest")).to_numpy()
 
 
@@ -91,11 +118,19 @@ def fer_evaluation_set(fer):
     return ((fer["split"] == "test") & fer["source"].str.contains("PrivateTest")).to_numpy()
 
 
-def crops_and_labels(table, size: int, views: tuple[tuple[str, int], ...], cache: Cache, jobs: int, on_chunk=None):
+def crops_and_labels(table, size: int, views: tuple[tuple[str, int], ...], cache: Cache, jobs: int, progress=None):
     """Aligned crops of every photo in each (masking, seed) view, flattened uint8 rows, and their label indices."""
     X, y = [], []
     labels = table["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy()
     for mask, seed in views:
+        done, started = [0], time.perf_counter()
+
+        def on_chunk(n, mask=mask):
+            done[0] += n
+            if progress and (done[0] == len(table) or done[0] // 2048 != (done[0] - n) // 2048):
+                left = (time.perf_counter() - started) / done[0] * (len(table) - done[0])
+                progress(f"crops ({mask}): {done[0]}/{len(table)}, about {left / 60:.0f} min left")
+
         crops, status, _ = face_crops(table["path"], table["source"], FaceCropConfig(size, mask, seed), cache, jobs, on_chunk)
         ok = status == "ok"
         X.append(crops[ok].reshape(int(ok.sum()), -1))
@@ -115,26 +150,46 @@ def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | No
     started = time.perf_counter()
     train, validation = training_table(config)
     progress(f"faces: {len(train)} training photos, {len(validation)} validation photos ({len(config.views)} views each)")
-    X, y = crops_and_labels(train, config.size, config.views, cache, jobs)
-    X_val, y_val = crops_and_labels(validation, config.size, config.views, cache, jobs)
+    X, y = crops_and_labels(train, config.size, config.views, cache, jobs, progress=progress)
+    X_val, y_val = crops_and_labels(validation, config.size, config.views, cache, jobs, progress=progress)
     X, X_val = X.astype(np.float32) / 255, X_val.astype(np.float32) / 255
     progress(f"crops ready after {time.perf_counter() - started:.0f} s: {len(y)} training, {len(y_val)} validation")
     steps = max(1, int(np.ceil(config.epoch_fraction * len(y) / config.batch_size)))
+    # Every epoch's state goes to out/training-state.pt: a killed run resumes at the epoch it reached.
     model = CNNClassifier(backbone=config.backbone, weights="imagenet", epochs=config.epochs, batch_size=config.batch_size,
                           lr=config.lr, weight_decay=config.weight_decay, schedule="cosine", max_batches=steps,
-                          augment_flip=True, augment_shift=config.shift, random_state=config.seed, verbose=True)
+                          augment_flip=True, augment_shift=config.shift, random_state=config.seed, verbose=True,
+                          threads=config.threads, checkpoint=str(out / TRAINING_STATE_NAME))
+    out.mkdir(parents=True, exist_ok=True)
     model.fit(X, y, eval_set=(X_val, y_val))
     if len(model.classes_) != len(EMOTIONS):
         raise MaskferError(f"training data has {len(model.classes_)} of the {len(EMOTIONS)} expressions; need all")
+    temperature = fit_temperature(model.decision_function(X_val), y_val) if config.calibrate else 1.0
+    progress(f"temperature {temperature:.3f} (fitted on the validation photos)")
     record = {"maskfer_version": maskfer.__version__, "config": asdict(config), "n_train": int(len(y)),
-              "n_validation": int(len(y_val)), "history": model.history_, "seconds": time.perf_counter() - started}
+              "n_validation": int(len(y_val)), "history": model.history_, "temperature": temperature,
+              "seconds": time.perf_counter() - started}
     export_onnx(model, config, out / MODEL_NAME, record)
     atomic_write_json(out / TRAINING_LOG_NAME, record)
     return record
 
 
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature T minimising the negative log-likelihood of softmax(logits / T) (Guo et al. 2017)."""
+    from scipy.optimize import minimize_scalar
+
+    logits = np.asarray(logits, np.float64)
+
+    def nll(log_t):
+        z = logits / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]))
+
+    return float(np.exp(minimize_scalar(nll, bounds=(-3, 3), method="bounded").x))
+
+
 def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dict) -> Path:
-    """The fitted CNN as ONNX: input float32 (N, size, size, 3) RGB in [0, 1], output the 7 probabilities."""
+    """The fitted CNN as ONNX: input float32 (N, size, size, 3) RGB in [0, 1], output the 7 calibrated probabilities."""
     import io
 
     import torch
@@ -146,6 +201,8 @@ def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dic
 
     from maskfer.models.cnn import _MEAN, _STD
 
+    temperature = float(record.get("temperature", 1.0))
+
     class Deployed(torch.nn.Module):
         def __init__(self, net):
             super().__init__()
@@ -153,14 +210,14 @@ def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dic
 
         def forward(self, x):
             x = (x.permute(0, 3, 1, 2) - _MEAN) / _STD
-            return self.net(x).softmax(1)
+            return (self.net(x) / temperature).softmax(1)
 
     buffer = io.BytesIO()
     dummy = torch.zeros(1, config.size, config.size, 3)
     torch.onnx.export(Deployed(model.model_), dummy, buffer, dynamo=False, opset_version=17, input_names=["faces"],
                       output_names=["probabilities"], dynamic_axes={"faces": {0: "n"}, "probabilities": {0: "n"}})
     proto = onnx.load_from_string(buffer.getvalue())
-    metadata = model_metadata(config.size, asdict(config), record["history"][-1].get("val_accuracy", ""))
+    metadata = model_metadata(config.size, asdict(config), record["history"][-1].get("val_accuracy", ""), temperature)
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value

@@ -23,7 +23,8 @@ MASK_CHECK_FORMAT = 1  # bumped when mask-check.json's fields or features change
 MODEL_NAME = "maskfer-expression.onnx"
 MASK_CHECK_NAME = "mask-check.json"
 TRAINING_LOG_NAME = "training.json"
-MODEL_METADATA_KEYS = ("maskfer_version", "format", "classes", "input_size", "config", "validation_accuracy")
+TRAINING_STATE_NAME = "training-state.pt"  # written beside the others while training; not shipped
+MODEL_METADATA_KEYS = ("maskfer_version", "format", "classes", "input_size", "config", "validation_accuracy", "temperature")
 MASK_CHECK_KEYS = ("format", "mean", "scale", "coef", "intercept", "grid", "metadata")
 
 
@@ -36,10 +37,15 @@ def weights_path(name: str) -> Path:
     return Path(str(resources.files("maskfer.weights") / name))
 
 
-def model_metadata(size: int, config: dict, validation_accuracy) -> dict[str, str]:
-    """The ONNX file's metadata for a model trained with `config` on `size` x `size` crops."""
+def model_metadata(size: int, config: dict, validation_accuracy, temperature: float = 1.0) -> dict[str, str]:
+    """The ONNX file's metadata for a model trained with `config` on `size` x `size` crops.
+
+    `temperature` is already applied inside the graph (its outputs are calibrated); it is recorded
+    so that a reader can tell.
+    """
     return {"maskfer_version": maskfer.__version__, "format": str(MODEL_FORMAT), "classes": json.dumps(list(EMOTIONS)),
-            "input_size": str(size), "config": json.dumps(config), "validation_accuracy": str(validation_accuracy)}
+            "input_size": str(size), "config": json.dumps(config), "validation_accuracy": str(validation_accuracy),
+            "temperature": str(temperature)}
 
 
 def check_model_metadata(file: Path, metadata: dict[str, str]) -> int:
