@@ -4,66 +4,44 @@
     python bench/peers.py                      # every evaluation set, masked and unmasked
     python bench/peers.py --limit 100          # a quick look
 
-Evaluation sets (never trained on; see src/maskfer/training/recipe.py):
-- FER2013 PrivateTest (the challenge's final test): unmasked, and masked by maskfer with seed 0,
-  one mask type per photo chosen by its name (all seven types, about equally often);
-- TCEP and CK+ held-out people (the fixed 20% the shipped model never saw): unmasked and
-  under each of the seven masks;
-- the KDEF sample (never used in training): unmasked and under each of the seven masks.
+The evaluation sets are the model card's (`maskfer.training.card.evaluation_sets`; never trained
+on): FER2013 PrivateTest, TCEP's and CK+'s held-out people and the KDEF sample, each unmasked,
+behind drawn masks (the renderer maskfer trains with) and behind template masks (the renderer it
+never sees).
 
 Every tool reads each image with its own face detector and uses the largest face; where it
 finds none, it is given the whole image as the face (the datasets are one face per image), so
 a missed detection is not scored as a wrong expression; the detection rate is printed apart.
-Prints one markdown table of accuracy (macro-F1) per set and tool, then maskfer's per-mask
-accuracy and confusion matrices, and writes everything to `--out` as JSON.
+Prints one markdown table of accuracy (macro-F1) per set and tool, and writes everything to
+`--out` as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from sklearn.metrics import confusion_matrix, f1_score
 
-from maskfer.data import read_dataset
+from maskfer.core.cache import Cache
+from maskfer.core.files import atomic_write_json
 from maskfer.core.images import read_image
 from maskfer.labels import EMOTIONS
-from maskfer.core.parallel import ComputeConfig
-from maskfer.data.sampling import held_out_subjects
-from maskfer.core.cache import Cache
-from maskfer.core.cache import stable_key
-from maskfer.core.files import atomic_write_json
-from maskfer.masks import MASK_TYPES
-from maskfer.masks.dataset import MaskingConfig, mask_dataset, mask_seed
-from maskfer.training.recipe import DefaultModelConfig, fer_evaluation_set
+from maskfer.training.card import CardConfig, ShippedModels, evaluation_sets, scores
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 class Maskfer:
-    name = "maskfer (shipped)"
-
     def __init__(self, model: str | None = None):
-        from maskfer.prediction.model import load_mask_check, load_model
-
-        self.model, self.mask_check = load_model(model), load_mask_check()
-        self.mask_votes: list[bool] = []  # the mask-worn check's answer for each image scored
+        self.name = "maskfer (shipped)" if model is None else f"maskfer ({Path(model).name})"
+        self.reader = ShippedModels({"maskfer": (model, None)})
 
     def detect_and_predict(self, rgb):
-        from maskfer.faces.align import aligned_crop
-        from maskfer.faces.landmarks import crop_landmarks
-        from maskfer.prediction.api import _faces
-
-        faces = _faces(rgb, 5)
-        found = bool(faces)
-        face = faces[0] if faces else crop_landmarks(rgb)
-        crop = aligned_crop(rgb, face, self.model.size)[None]
-        self.mask_votes.append(bool(self.mask_check.probability(crop)[0] >= 0.5))
-        return found, self.model.probabilities(crop)[0]
+        found, read = self.reader.read(rgb)
+        probabilities, worn = read["maskfer"]
+        return found, probabilities, worn >= 0.5
 
 
 class Peer:
@@ -75,8 +53,8 @@ class Peer:
     def detect_and_predict(self, rgb):
         faces = self.peer.predict(rgb)
         if faces:
-            return True, faces[0]
-        return False, self.whole_image(rgb)
+            return True, faces[0], False
+        return False, self.whole_image(rgb), False
 
     def whole_image(self, rgb):
         import cv2
@@ -94,53 +72,19 @@ class Peer:
         return np.array([float(emotions[k]) for k in _order(FACEX_LABELS)])
 
 
-def evaluation_sets(limit: int | None, cache: Cache) -> dict[str, pd.DataFrame]:
-    """name -> table of images (path, emotion, mask_type) to score."""
-    config = DefaultModelConfig(data=str(DATA))
-    sets = {}
-    fer = read_dataset(DATA / "fer2013").table
-    fer = fer[fer_evaluation_set(fer)].reset_index(drop=True)
-    posed = {"tcep": read_dataset(DATA / "tcep").table, "ckplus": read_dataset(DATA / "ckplus").table,
-             "kdef-sample": read_dataset(DATA / "kdef-sample").table}
-    posed["tcep"] = posed["tcep"][held_out_subjects(posed["tcep"]["subject"], config.holdout_fraction)]
-    posed["ckplus"] = posed["ckplus"][held_out_subjects(posed["ckplus"]["subject"], config.holdout_fraction)]
-    for name, table in [("fer2013-private", fer), *posed.items()]:
-        if limit:
-            table = table.sample(min(limit, len(table)), random_state=0)
-        table = table.reset_index(drop=True)
-        masking = MaskingConfig(types=MASK_TYPES, seed=0)
-        out = cache.root / "masked-images" / stable_key(name, "evaluation", masking.__dict__)
-        masked = mask_dataset(table, out, masking, cache, ComputeConfig(jobs=2))
-        masked = masked[masked["status"] == "ok"]
-        if name.startswith("fer2013"):
-            # One type per photo, chosen from its name, so all seven appear about equally often.
-            chosen = {s: MASK_TYPES[mask_seed(0, s, "evaluation") % len(MASK_TYPES)] for s in table["source"]}
-            masked = masked[masked["mask_type"] == masked["source"].map(chosen)]
-        sets[f"{name} unmasked"] = table.assign(mask_type="none")
-        sets[f"{name} masked"] = masked.reset_index(drop=True)
-    return sets
-
-
-def score(tool, table: pd.DataFrame) -> dict:
-    y_true, y_pred, found, seconds = [], [], 0, []
-    if hasattr(tool, "mask_votes"):
-        tool.mask_votes = []
-    for path, emotion in zip(table["path"], table["emotion"]):
+def score(tool, table) -> dict:
+    probabilities, worn, found, seconds = [], [], 0, []
+    for path in table["path"]:
         rgb = read_image(path)
         start = time.perf_counter()
-        detected, probabilities = tool.detect_and_predict(rgb)
+        detected, p, masked = tool.detect_and_predict(rgb)
         seconds.append(time.perf_counter() - start)
         found += detected
-        y_true.append(EMOTIONS.index(emotion))
-        y_pred.append(int(np.argmax(probabilities)))
-    y_true, y_pred = np.array(y_true), np.array(y_pred)
-    per_type = {k: float(np.mean(y_pred[(table["mask_type"] == k).to_numpy()] == y_true[(table["mask_type"] == k).to_numpy()]))
-                for k in sorted(table["mask_type"].unique())}
-    return {"n": int(len(y_true)), "accuracy": float(np.mean(y_true == y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, labels=range(7), average="macro", zero_division=0)),
-            "detected": found / max(1, len(y_true)), "median_ms": 1000 * float(np.median(seconds)),
-            "by_mask_type": per_type, "confusion": confusion_matrix(y_true, y_pred, labels=range(7)).tolist(),
-            **({"said_masked": float(np.mean(tool.mask_votes))} if getattr(tool, "mask_votes", None) else {})}
+        probabilities.append(np.asarray(p, float) / max(float(np.sum(p)), 1e-9))
+        worn.append(masked)
+    y = table["emotion"].map(EMOTIONS.index).to_numpy()
+    return {**scores(np.array(probabilities), y, np.array(worn), table), "detected": found / max(1, len(y)),
+            "median_ms": 1000 * float(np.median(seconds))}
 
 
 def main():
@@ -170,7 +114,7 @@ def main():
             except ImportError as exc:
                 unavailable[peer.name.split()[0]] = f"not installed here ({exc}); see bench/_peers.py"
     cache = Cache()
-    sets = evaluation_sets(args.limit, cache)
+    sets = evaluation_sets(CardConfig(data=str(DATA), limit=args.limit), cache)
     if args.sets:
         sets = {k: v for k, v in sets.items() if k.split()[0] in args.sets.split(",")}
     results = {}
@@ -190,22 +134,14 @@ def main():
         print(f"| {set_name} | {n} | " + " | ".join(f"{100 * by_tool[t]['accuracy']:.1f} ({by_tool[t]['macro_f1']:.2f})" for t in names) + " |")
     for name, why in unavailable.items():
         print(f"- {name}: {why}")
-    print("\nmaskfer's mask-worn check: share of images it calls masked (right answer: 0% unmasked, 100% masked)")
-    print("| evaluation set | said masked % |")
-    print("|---|---|")
+    print("\nmaskfer's mask-worn check: share of images it calls masked (right answer: 0% unmasked, 100% masked);"
+          " calibration error (ECE) of each tool")
+    print("| evaluation set | said masked % | " + " | ".join(f"{n} ECE" for n in names) + " |")
+    print("|---|---|" + "---|" * len(names))
     for set_name, by_tool in results.items():
-        print(f"| {set_name} | {100 * by_tool[names[0]]['said_masked']:.1f} |")
-    print("\nmaskfer accuracy % by mask type")
-    print("| evaluation set | " + " | ".join(MASK_TYPES) + " |")
-    print("|---|" + "---|" * len(MASK_TYPES))
-    for set_name, by_tool in results.items():
-        if set_name.endswith("masked") and "unmasked" not in set_name:
-            per = by_tool[names[0]]["by_mask_type"]
-            print(f"| {set_name} | " + " | ".join(f"{100 * per[k]:.1f}" if k in per else "" for k in MASK_TYPES) + " |")
-    for set_name, by_tool in results.items():
-        print(f"\nmaskfer confusion, {set_name} (rows true, columns predicted: {', '.join(EMOTIONS)})")
-        for label, row in zip(EMOTIONS, by_tool[names[0]]["confusion"]):
-            print(f"    {label:10s} " + " ".join(f"{v:5d}" for v in row))
+        print(f"| {set_name} | {100 * by_tool[names[0]]['said_masked']:.1f} | "
+              + " | ".join(f"{by_tool[n]['ece']:.3f}" for n in names) + " |")
+    print("\nThe full per-type, per-class and confusion figures of maskfer are the model card's (maskfer model-card).")
     atomic_write_json(args.out, {"tools": names, "unavailable": unavailable, "limit": args.limit, "results": results})
     print(f"\nwrote {args.out}")
 

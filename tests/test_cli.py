@@ -113,17 +113,20 @@ def test_reproduce_with_masks_compares_masked_unmasked_and_held_out_types(tmp_pa
     for folder in sorted(source.iterdir())[:30]:  # a smaller copy, made for this test only
         shutil.copytree(folder, root / folder.name)
     out = tmp_path / "r"
-    result = run("reproduce", "--data", root.parent, "--masks", "surgical,black", "--models", "naive_bayes,pca+logreg",
+    result = run("reproduce", "--data", root.parent, "--masks", "surgical,black,sport", "--models", "naive_bayes,pca+logreg",
                  "--sweeps", "none", "--augment", "0", "--size", "32", "--out", out)
     assert result.exit_code == 0, result.output
     record = json.loads((out / "results.json").read_text())
     n_photos = record["masking"]["photos"]
-    assert record["masking"]["pass_rate"] == 1.0 and record["dataset"]["n_used"] == 2 * n_photos
+    assert record["masking"]["pass_rate"] == 1.0 and record["dataset"]["n_used"] == 3 * n_photos
     assert {r["config"]["model"] for r in record["unmasked"]} == {"naive_bayes", "pca+logreg"}
-    assert all(set(r["summary"]["val_accuracy_by_mask_type"]) == {"surgical", "black"} for r in record["models"])
+    assert all(set(r["summary"]["val_accuracy_by_mask_type"]) == {"surgical", "black", "sport"} for r in record["models"])
     assert [r["config"]["protocol"] for r in record["held_out_masks"]] == ["mask_type"] * 2
+    assert [r["config"]["protocol"] for r in record["held_out_renderers"]] == ["mask_renderer"] * 2
+    assert all(set(r["summary"]["val_accuracy_by_mask_renderer"]) == {"drawn", "template"} for r in record["held_out_renderers"])
     report = (out / "report.md").read_text()
     assert "## Masked versus unmasked" in report and "## Held-out mask types" in report
+    assert "## Held-out mask renderers" in report
 
 
 def test_features_command_computes_then_reads_the_cache(kdef_like, tmp_path):

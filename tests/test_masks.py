@@ -172,4 +172,22 @@ def test_a_registered_mask_type_is_drawn_and_validated_like_the_seven(tcep_face,
     assert result.image[result.coverage > 0].mean(axis=0)[0] > 120  # red where the mask is
     assert MaskingConfig(types=("scarf",)).types == ("scarf",)
     with pytest.raises(UnknownNameError, match="valid: .*scarf"):
-        draw.check_mask_type("bandana")
+        draw.check_mask_type("balaclava")
+
+
+@pytest.mark.parametrize("kind", ["bandana", "printed", "duckbill", "sport"])
+def test_template_masks_cover_mouth_and_nose_and_are_a_renderer_of_their_own(tcep_face, kind):
+    from maskfer.masks import MASKS, TEMPLATE_TYPES
+
+    face = find_faces(tcep_face)[0]
+    result = draw_mask(tcep_face, face, kind, 5)
+    assert kind in TEMPLATE_TYPES and kind not in MASK_TYPES and MASKS[kind].renderer == "template"
+    assert result.quality.passed, result.quality.reason
+    assert np.array_equal(result.image, draw_mask(tcep_face, face, kind, 5).image)
+    assert not np.array_equal(result.image, draw_mask(tcep_face, face, kind, 6).image)
+
+
+def test_masked_rows_name_their_renderer(tmp_path):
+    table = read_dataset(shared("kdef-sample")).table.head(2)
+    masked = mask_dataset(table, tmp_path / "out", MaskingConfig(types=("surgical", "duckbill")))
+    assert dict(zip(masked["mask_type"], masked["mask_renderer"])) == {"surgical": "drawn", "duckbill": "template"}

@@ -87,3 +87,17 @@ def test_mask_type_folds_hold_out_one_type_and_the_people_too():
         assert not set(table["subject"].iloc[train]) & set(table["subject"].iloc[test])
     with pytest.raises(MaskferError, match="needs masked data"):
         make_folds("mask_type", synthetic_table())
+
+
+def test_mask_renderer_folds_train_on_one_renderer_and_score_on_the_other():
+    table = synthetic_table()
+    kinds = {"surgical": "drawn", "gas": "drawn", "bandana": "template", "sport": "template"}
+    table = pd.concat([table.assign(mask_type=k, mask_renderer=r) for k, r in kinds.items()], ignore_index=True)
+    folds = make_folds("mask_renderer", table)
+    assert len(folds) == 2
+    for (train, test), renderer in zip(folds, ["drawn", "template"]):
+        assert set(table["mask_renderer"].iloc[test]) == {renderer}
+        assert set(table["mask_renderer"].iloc[train]) == {"drawn", "template"} - {renderer}
+        assert not set(table["subject"].iloc[train]) & set(table["subject"].iloc[test])
+    with pytest.raises(MaskferError, match="needs at least two"):
+        make_folds("mask_renderer", table[table["mask_renderer"] == "drawn"])

@@ -181,7 +181,7 @@ def features(
 def mask(
     path: Path = typer.Argument(..., help="Dataset folder or fer2013.csv."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the masked images, masks.csv and contact sheets."),
-    types: str = typer.Option("all", "--types", "-t", help="'all' or comma-separated mask types."),
+    types: str = typer.Option("drawn", "--types", "-t", help="'drawn' (the study's seven), 'template' (the second renderer's), 'all', or comma-separated mask types."),
     seed: int = typer.Option(0, "--seed"),
     largest: bool = typer.Option(False, "--largest", help="Mask only the largest face of each photo."),
     image_format: str = typer.Option("jpg", "--format", help="jpg (quality 95) or png."),
@@ -193,11 +193,11 @@ def mask(
     """Draw synthetic masks on every face of a dataset, checked image by image."""
     from rich.progress import Progress
 
-    from maskfer.masks import MASK_TYPES
+    from maskfer.masks import MASK_PRESETS, MASKS
     from maskfer.masks.dataset import MaskingConfig, mask_folder
 
     with user_errors():
-        config = MaskingConfig(types=check_names(types, MASK_TYPES, "mask type", {"all": MASK_TYPES}), seed=seed,
+        config = MaskingConfig(types=check_names(types, MASKS, "mask type", MASK_PRESETS), seed=seed,
                                largest=largest, image_format=image_format)
         with Progress(console=errors) as progress:
             task = progress.add_task("masking", total=None)
@@ -305,7 +305,7 @@ def reproduce(
     models_: str = typer.Option("study", "--models", help="'study' (the six classical), 'cnn', 'all', or comma-separated names."),
     sweeps: str = typer.Option("all", "--sweeps", help="'all', 'none', or comma-separated sweep names."),
     augment: float = typer.Option(0.25, "--augment", help="Fraction of training images augmented (0 turns it off)."),
-    masks: str = typer.Option("none", "--masks", help="'none', 'all', or comma-separated mask types to draw first."),
+    masks: str = typer.Option("none", "--masks", help="'none', 'drawn' (the study's seven), 'template', 'all' (both renderers: adds the mask_renderer protocol), or comma-separated mask types."),
     sample: Optional[int] = typer.Option(None, "--sample", help="Balanced sample of this many images (masked: default 15000)."),
     sample_replace: bool = typer.Option(False, "--sample-replace", help="Sample with replacement."),
     folds: int = typer.Option(5, "--folds"),
@@ -327,7 +327,7 @@ def reproduce(
     from maskfer.evaluation.protocols import PROTOCOLS
     from maskfer.evaluation.sweeps import SWEEPS
     from maskfer.features.pixels import PixelConfig
-    from maskfer.masks.draw import MASK_TYPES
+    from maskfer.masks import MASK_PRESETS, MASKS
     from maskfer.study import StudyConfig, choose_models, reproduce as run_reproduce
 
     if not data.exists():
@@ -343,7 +343,7 @@ def reproduce(
             protocols=check_names(protocols, PROTOCOLS, "protocol"),
             models=chosen, cnn=cnn, resnet18_weights=weights, aligned_size=aligned_size,
             sweeps=check_names(sweeps, SWEEPS, "sweep", {"all": tuple(SWEEPS), "none": ()}),
-            masks=check_names(masks, MASK_TYPES, "mask type", {"all": MASK_TYPES, "none": ()}),
+            masks=check_names(masks, MASKS, "mask type", MASK_PRESETS),
             augment_fraction=augment, quick=quick, n_splits=folds, seed=seed, pixels=PixelConfig(size, color, crop),
         )
         record = run_reproduce(study, out, _cache(cache_dir, no_cache), _compute(jobs, scheduler, cluster))
@@ -465,6 +465,40 @@ def train_default(
                   f"{100 * record['history'][-1].get('val_accuracy', float('nan')):.1f}%), mask check: {out / 'mask-check.json'} (validation "
                   f"accuracy {100 * check['metadata']['validation_accuracy']:.1f}%), {record['seconds']:.0f} s. "
                   "To ship it, copy both into src/maskfer/weights/.", highlight=False)
+
+
+@app.command("model-card")
+def model_card(
+    data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder holding fer2013/, tcep/, ckplus/ and kdef-sample/."),
+    out: Path = typer.Option(Path("MODEL_CARD.md"), "--out", "-o", help="The model card to write."),
+    results: Path = typer.Option(Path("bench/results/model-card.json"), "--results", help="Where to keep every score (JSON)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="The ONNX model to describe (default: the shipped one)."),
+    mask_check: Optional[Path] = typer.Option(None, "--mask-check", help="Its mask check (default: the shipped one)."),
+    compare: list[str] = typer.Option([], "--compare", help="LABEL=MODEL.onnx:MASK-CHECK.json, scored on the same crops (repeatable)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Photos per evaluation set (a quick look; the card says so)."),
+    jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
+):
+    """Score the shipped model on every evaluation set and write MODEL_CARD.md from the scores."""
+    from maskfer.core.files import atomic_write_json, atomic_write_text
+    from maskfer.prediction.model import load_model
+    from maskfer.training.card import CardConfig, evaluate_models, model_card as write_card
+    from maskfer.weights.format import TRAINING_LOG_NAME, weights_path
+
+    with user_errors():
+        models = {"shipped": (str(model) if model else None, str(mask_check) if mask_check else None)}
+        for item in compare:
+            label, _, files = item.partition("=")
+            onnx_file, _, check_file = files.partition(":")
+            if not (label and onnx_file and check_file):
+                raise MaskferError(f"--compare {item!r}: expected LABEL=MODEL.onnx:MASK-CHECK.json")
+            models[label] = (onnx_file, check_file)
+        record = evaluate_models(CardConfig(data=str(data), limit=limit), models, _cache(cache_dir, no_cache), jobs,
+                                 progress=lambda m: errors.print(m, highlight=False))
+        atomic_write_json(results, record)
+        log = (Path(model).parent if model else weights_path("")) / TRAINING_LOG_NAME
+        training = json.loads(log.read_text()) if log.is_file() else {}
+        atomic_write_text(out, write_card(record, load_model(str(model) if model else None).metadata, training))
+    console.print(f"model card: {out}; scores: {results} ({record['seconds']:.0f} s)", highlight=False)
 
 
 if __name__ == "__main__":  # python -m maskfer.cli

@@ -117,6 +117,13 @@ class StudyConfig:
         return tuple(m for m in QUICK_AUGMENT_MODELS if m in classical) if self.quick else classical
 
     @property
+    def renderers(self) -> tuple[str, ...]:
+        """The mask renderers behind `masks` (drawn, template), in registry order."""
+        from maskfer.masks.draw import MASKS
+
+        return tuple(dict.fromkeys(MASKS[m].renderer for m in self.masks))
+
+    @property
     def aligned_pixels(self) -> PixelConfig:
         return replace(self.pixels, size=self.aligned_size, crop="aligned")
 
@@ -137,6 +144,9 @@ def plan(study: StudyConfig) -> list[tuple[str, dict, list[ExperimentConfig]]]:
     if len(study.masks) > 1:
         for model in study.models:
             entries.append(("held_out_masks", {"model": model}, [study.experiment(model=model, protocol="mask_type")]))
+    if len(study.renderers) > 1:
+        for model in study.models:
+            entries.append(("held_out_renderers", {"model": model}, [study.experiment(model=model, protocol="mask_renderer")]))
     return entries
 
 
@@ -178,9 +188,9 @@ def _run(entries, features, cache, compute, progress, advancer) -> list[tuple[st
     configs = [c for _, _, cs in entries for c in cs]
     if not configs:
         return []
-    # The mask_type protocol has one fold per mask type, the others n_splits.
-    n_kinds = features.table["mask_type"].nunique() if "mask_type" in features.table else 0
-    total = sum(n_kinds if c.protocol == "mask_type" else c.n_splits for c in configs)
+    # The mask_type and mask_renderer protocols have one fold per type or renderer, the others n_splits.
+    held_out = {p: features.table[p].nunique() for p in ("mask_type", "mask_renderer") if p in features.table}
+    total = sum(held_out.get(c.protocol, c.n_splits) for c in configs)
     task = progress.add_task(f"{len(entries)} experiments", total=total)
     results = evaluate_many(features, configs, cache, compute, on_fold=advancer(task, total, "folds"))
     out, position = [], 0
@@ -245,7 +255,7 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
             "n_subjects": int(features.table["subject"].nunique()),
         },
         "masking": masking,
-        "models": [], "augmented": [], "sweeps": [], "held_out_masks": [], "unmasked": [], "aligned": [],
+        "models": [], "augmented": [], "sweeps": [], "held_out_masks": [], "held_out_renderers": [], "unmasked": [], "aligned": [],
     }
     for section, labels, configs, results in sections:
         if section == "sweeps":

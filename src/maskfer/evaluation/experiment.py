@@ -144,7 +144,8 @@ def evaluate_many(features: Features, configs: list[ExperimentConfig], cache: Ca
             "protocol_description": PROTOCOLS[config.protocol],
             "data": data,
             "folds": config_folds,
-            "summary": {**summarize(config_folds), **accuracy_by(features, config_folds, "mask_type")},
+            "summary": {**summarize(config_folds), **accuracy_by(features, config_folds, "mask_type"),
+                        **accuracy_by(features, config_folds, "mask_renderer")},
         }
         for config, config_folds in zip(configs, folds)
     ]

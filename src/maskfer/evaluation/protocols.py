@@ -21,6 +21,8 @@ PROTOCOLS = {
     "subject": "grouped by person: no person is in both training and validation",
     "source": "grouped by original photo: all versions of one photo stay on one side",
     "mask_type": "each fold validates on one mask type never seen in training, and on people never seen in training",
+    "mask_renderer": "each fold validates on masks from a renderer never seen in training (drawn or template), "
+                     "and on people never seen in training",
 }
 DEFAULT_PROTOCOL = "subject"
 
@@ -60,8 +62,8 @@ def source_disjoint_folds(labels, sources, n_splits: int = 5, seed: int = 0) -> 
     return _grouped_folds(labels, sources, n_splits, seed, "source")
 
 
-def held_out_mask_folds(labels, mask_types, people, n_splits: int = 5, seed: int = 0) -> Folds:
-    """One fold per mask type: validate on that type, train on the others, people disjoint too.
+def held_out_mask_folds(labels, mask_types, people, n_splits: int = 5, seed: int = 0, what: str = "mask type") -> Folds:
+    """One fold per mask type (or renderer): validate on it, train on the others, people disjoint too.
 
     Without the person split the model would have seen the validation faces under other masks,
     and the score would measure recognising people, not carrying over to a new mask.
@@ -69,7 +71,7 @@ def held_out_mask_folds(labels, mask_types, people, n_splits: int = 5, seed: int
     mask_types = np.asarray(mask_types, dtype=object)
     kinds = sorted(set(mask_types))
     if len(kinds) < 2:
-        raise MaskferError(f"the mask_type protocol needs at least two mask types; this data has {kinds or 'none'}")
+        raise MaskferError(f"holding out a {what} needs at least two; this data has {kinds or 'none'}")
     person_folds = _grouped_folds(labels, people, n_splits, seed, "subject")
     folds = []
     for k, kind in enumerate(kinds):
@@ -95,9 +97,10 @@ def make_folds(protocol: str, table: pd.DataFrame, n_splits: int = 5, seed: int 
         return random_folds(labels, n_splits, seed)
     if protocol == "subject":
         return subject_disjoint_folds(labels, _people(table), n_splits, seed)
-    if protocol == "mask_type":
-        if "mask_type" not in table:
-            raise MaskferError("the mask_type protocol needs masked data (run with --masks)")
+    if protocol in ("mask_type", "mask_renderer"):
+        if protocol not in table:
+            raise MaskferError(f"the {protocol} protocol needs masked data (run with --masks)")
         people = _people(table) if table["subject"].notna().all() else table["source"].tolist()
-        return held_out_mask_folds(labels, table["mask_type"].to_numpy(), people, n_splits, seed)
+        what = "mask type" if protocol == "mask_type" else "mask renderer"
+        return held_out_mask_folds(labels, table[protocol].to_numpy(), people, n_splits, seed, what)
     return source_disjoint_folds(labels, table["source"].to_numpy(), n_splits, seed)

