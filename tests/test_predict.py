@@ -113,7 +113,9 @@ def test_predict_cli_writes_a_row_per_face_and_a_line_per_problem(folder, tmp_pa
     assert by_file["wall.png"] == [{**by_file["wall.png"][0], "status": "no face", "face": ""}]
     assert by_file["astronaut.jpg"][0]["expression"] in EMOTIONS
     assert abs(sum(float(by_file["astronaut.jpg"][0][f"p_{e}"]) for e in EMOTIONS) - 1) < 1e-3
-    assert sorted(p.name for p in (tmp_path / "annotated").iterdir()) == ["astronaut.jpg", "crowd.jpg", "wall.jpg"]
+    annotated = tmp_path / "annotated"
+    assert sorted(str(p.relative_to(annotated)) for p in annotated.rglob("*") if p.is_file()) == \
+        ["astronaut.jpg", "sub/crowd.png", "sub/wall.png"]  # the input tree, mirrored; names and suffixes kept
 
 
 def test_try_mask_draws_the_mask_before_reading(folder, tmp_path):
@@ -206,3 +208,114 @@ def test_train_default_smoke_run_makes_a_model_that_predict_loads(tmp_path):
     Image.fromarray(skdata.astronaut()).save(image)
     result = run("predict", image, "--model", out / "maskfer-expression.onnx")
     assert result.exit_code == 0 and json.loads(result.stdout.splitlines()[0])["expression"] in EMOTIONS
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A valid PNG header that claims width x height pixels, with almost no data behind it (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+
+
+def test_a_decompression_bomb_is_one_line_and_every_good_photo_keeps_its_rows(folder, tmp_path):
+    from maskfer.core.images import ImageError
+
+    bomb = folder / "sub" / "bomb.png"
+    bomb.write_bytes(png_claiming(100_000, 100_000))
+    (folder / "big.png").write_bytes(png_claiming(10_000, 10_000))  # 100M pixels: over the default limit as well
+    out = tmp_path / "faces.csv"
+    result = run("predict", folder, "--out", out)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if "bomb.png" in line]
+    assert len(lines) == 1 and "10,000,000,000 pixels is over the limit" in lines[0]
+    assert "big.png: image of 10000x10000 pixels is over the limit" in result.stderr
+    files = {row["file"].split("/")[-1] for row in csv.DictReader(out.open())}
+    assert files == {"astronaut.jpg", "crowd.png", "wall.png"}  # every good photo's rows are written
+    with pytest.raises(ImageError, match="over the limit"):
+        maskfer.predict(bomb)
+    with pytest.raises(ImageError, match="too small to hold a face"):
+        maskfer.predict(np.zeros((1, 1, 3), np.uint8))
+
+
+def test_rows_written_before_a_crash_are_kept(folder, tmp_path, monkeypatch):
+    import maskfer.prediction.batch as batch
+
+    real, seen = batch.predict_image, []
+
+    def crash_on_the_second_file(image, config):
+        seen.append(1)
+        if len(seen) == 2:
+            raise RuntimeError("power cut")
+        return real(image, config)
+
+    monkeypatch.setattr(batch, "predict_image", crash_on_the_second_file)
+    out = tmp_path / "faces.jsonl"
+    result = run("predict", folder, "--out", out)
+    assert isinstance(result.exception, RuntimeError)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["file"].split("/")[-1] for r in rows} == {"astronaut.jpg"}  # the first file's rows survived
+    assert not list(tmp_path.glob(".faces.jsonl.*"))  # and no temporary file was left behind
+
+
+def test_annotate_mirrors_the_tree_keeps_names_and_never_overwrites(astronaut, tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / "dup" / sub).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "dup" / sub / "face.JPG"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    annotated = tmp_path / "annotated"
+    assert run("predict", tmp_path / "dup", "--annotate", annotated).exit_code == 0
+    assert sorted(str(p.relative_to(annotated)) for p in annotated.rglob("*.*")) == ["a/face.JPG", "b/face.JPG"]
+    before = (annotated / "a" / "face.JPG").stat().st_mtime_ns
+    again = run("predict", tmp_path / "dup", "--annotate", annotated)
+    assert again.exit_code == 1 and "already exists, not overwritten" in again.stderr
+    assert (annotated / "a" / "face.JPG").stat().st_mtime_ns == before
+    assert run("predict", tmp_path / "dup", "--annotate", annotated, "--overwrite").exit_code == 0
+
+
+def test_labels_on_a_small_face_are_whole_and_readable(astronaut):
+    from maskfer.prediction.batch import annotate, label_scale
+
+    small = cv2.resize(astronaut[20:260, 130:330], (48, 58), interpolation=cv2.INTER_AREA)
+    (face,) = maskfer.predict(small)
+    out = annotate(small, [face])
+    assert min(out.shape[:2]) >= 320  # enlarged before labelling
+    top = sorted(face.probabilities.items(), key=lambda kv: -kv[1])[:2]
+    label = " ".join(f"{e} {100 * p:.0f}%" for e, p in top) + (" [mask]" if face.mask else "")
+    scale = label_scale(*out.shape[:2])
+    (width, height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    fill = (40, 200, 255) if face.mask else (255, 200, 40)
+    ys, xs = np.nonzero(np.all(out == fill, axis=2))
+    assert xs.max() - xs.min() >= width and xs.max() < out.shape[1]  # the label's box holds the whole text
+    assert height >= 12  # about 12 pixels high or more
+
+
+def test_output_format_comes_from_the_suffix_or_is_refused(folder, tmp_path):
+    result = run("predict", folder / "astronaut.jpg", "--out", tmp_path / "x.txt")
+    assert result.exit_code == 2 and "valid: .csv, .jsonl" in result.stderr and not (tmp_path / "x.txt").exists()
+
+
+def test_try_mask_rows_say_which_mask_and_boxes_stay_inside_the_image(astronaut, tmp_path):
+    cut = np.ascontiguousarray(astronaut[:, 160:])  # the face runs off the left edge
+    path = tmp_path / "cut.png"
+    cv2.imwrite(str(path), cv2.cvtColor(cut, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "rows.csv"
+    assert run("predict", path, "--try-mask", "kn95", "--out", out).exit_code == 0
+    (row,) = list(csv.DictReader(out.open()))
+    assert row["mask_drawn"] == "kn95"
+    assert int(row["x0"]) >= 0 and int(row["y0"]) >= 0 and int(row["x1"]) <= cut.shape[1] and int(row["y1"]) <= cut.shape[0]
+
+
+def test_a_one_pixel_image_is_refused_alike_by_the_cli_and_the_api(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "dot.png"
+    Image.new("RGB", (1, 1)).save(path)
+    result = run("predict", path)
+    assert result.exit_code == 1 and "dot.png: image of 1x1 pixels is too small to hold a face" in result.stderr
+    assert "0 of 1 file read, 0 faces; 1 problem\n" in result.stderr  # counted in the singular
+    with pytest.raises(maskfer.MaskferError, match="too small to hold a face"):
+        maskfer.predict(path)

@@ -72,6 +72,7 @@ def test_predict_with_a_mask_returns_the_masked_photo(client, astronaut):
 def test_mask_route_returns_a_png(client, astronaut):
     answer = post(client, "/api/mask", png_bytes(astronaut), mask="black")
     assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+    assert answer.headers["x-faces-masked"] == "1"
     masked = np.asarray(Image.open(io.BytesIO(answer.content)))
     assert masked.shape == astronaut.shape and not np.array_equal(masked, astronaut)
 
@@ -82,10 +83,16 @@ def test_mask_route_returns_a_png(client, astronaut):
     ("/api/predict", "truncated", {}, 422, "damaged or truncated png"),
     ("/api/predict", "photo", {"mask": "balaclava"}, 422, "valid: none, surgical"),
     ("/api/mask", "photo", {"mask": "none"}, 422, "choose a mask type"),
+    ("/api/predict", "dot", {}, 422, "1x1 pixels is too small to hold a face"),  # as the CLI and maskfer.predict say
+    ("/api/mask", "wall", {"mask": "n95"}, 422, "no face found in the photo"),
 ])
 def test_bad_uploads_get_a_4xx_json_error(client, astronaut, route, data, form, status, message):
     if data == "truncated":
         data = png_bytes(astronaut)[:4000]
+    elif data == "dot":
+        data = png_bytes(np.zeros((1, 1, 3), np.uint8))
+    elif data == "wall":
+        data = png_bytes(np.full((200, 300, 3), 90, np.uint8))
     elif data == "photo":
         data = png_bytes(astronaut)
     answer = post(client, route, data, name="photo.jpg", content_type="image/jpeg", **form)  # name and type are not trusted

@@ -370,42 +370,53 @@ def report(
 @app.command()
 def predict(
     paths: list[Path] = typer.Argument(..., help="Images, videos, or folders (searched recursively)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write rows to this .csv or .jsonl (default: JSON lines on stdout)."),
-    annotate: Optional[Path] = typer.Option(None, "--annotate", help="Folder for copies with each face boxed and labelled."),
-    try_mask: Optional[str] = typer.Option(None, "--try-mask", help="Draw this mask type on every face first."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write rows to this .csv or .jsonl as they come (default: JSON lines on stdout)."),
+    annotate: Optional[Path] = typer.Option(None, "--annotate", help="Folder for copies with each face boxed and labelled, mirroring the input tree."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace annotated copies already in the --annotate folder."),
+    try_mask: Optional[str] = typer.Option(None, "--try-mask", help="Draw this mask type on every face first (see `maskfer mask --help`)."),
     fps: float = typer.Option(1.0, "--fps", help="Video frames sampled per second."),
-    max_faces: int = typer.Option(10, "--max-faces"),
+    max_faces: int = typer.Option(10, "--max-faces", help="At most this many faces per image, largest first."),
+    max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Refuse an image whose header claims more pixels (decompression-bomb guard)."),
     model: Optional[Path] = typer.Option(None, "--model", help="An ONNX model file (default: the shipped one)."),
 ):
     """Read the expression of every face in photos, folders and videos; one row per face."""
+    from contextlib import nullcontext
+
     from rich.progress import Progress
 
-    from maskfer.prediction.batch import PredictConfig, expand_inputs, format_rows, predict_files, write_rows
+    from maskfer.prediction.batch import PredictConfig, RowWriter, annotation_names, expand_inputs, format_rows, predict_files
     from maskfer.prediction.model import load_mask_check, load_model
 
     with user_errors():
-        config = PredictConfig(fps=fps, max_faces=max_faces, try_mask=try_mask, model=str(model) if model else None)
+        config = PredictConfig(fps=fps, max_faces=max_faces, try_mask=try_mask, model=str(model) if model else None,
+                               max_pixels=max_pixels)
+        writer = RowWriter(out) if out is not None else nullcontext()  # an unknown suffix stops here
         load_model(config.model), load_mask_check()  # a bad model file stops here, before any work
         files, problems = expand_inputs(paths)
     for problem in problems:
         errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
-    rows, failed = [], len(problems)
-    with Progress(console=errors, transient=True, disable=len(files) < 2) as progress:
+    failed, read, faces = len(problems), 0, 0
+    with writer, Progress(console=errors, transient=True, disable=len(files) < 2) as progress:
         task = progress.add_task("predicting", total=len(files))
-        for file_rows, problem in predict_files(files, config, annotate, lambda _: progress.advance(task)):
+        for file_rows, problem in predict_files(files, config, annotate, lambda _: progress.advance(task),
+                                                annotation_names(files, paths), overwrite):
             if problem:
                 failed += 1
                 errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
-            rows += file_rows
+            read += bool(file_rows)
+            faces += sum(r["status"] == "ok" for r in file_rows)
             if out is None:
                 typer.echo(format_rows(file_rows, "jsonl"), nl=False)
-    if out is not None:
-        write_rows(rows, out)
-    faces = sum(r["status"] == "ok" for r in rows)
-    errors.print(f"{len(files) - failed + len(problems)} of {len(files)} files read, {faces} faces"
-                 + (f", written to {out}" if out else "") + (f"; {failed} problems" if failed else ""), highlight=False)
+            else:
+                writer.write(file_rows)
+    errors.print(f"{read} of {_count(len(files), 'file')} read, {_count(faces, 'face')}"
+                 + (f", written to {out}" if out else "") + (f"; {_count(failed, 'problem')}" if failed else ""), highlight=False)
     if failed:
         raise typer.Exit(1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 @app.command()

@@ -8,6 +8,8 @@ Images are addressed by a *reference*: a file path, or `CSV#ROW` for a row of th
 from __future__ import annotations
 
 import hashlib
+import re
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,12 +22,29 @@ ENCODINGS = ("png", "jpg")
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"})
 
 
+MAX_PIXELS = 40_000_000  # about 7,300 x 5,500: a larger image is refused from its header, before decoding
+MIN_SIDE = 2
+
+
 class ImageError(MaskferError):
     """An image that cannot be used; the message names the file and the reason."""
 
     def __init__(self, ref: str, reason: str):
         self.ref, self.reason = str(ref), reason
         super().__init__(f"{ref}: {reason}")
+
+
+class ImageTooLarge(ImageError):
+    """An image whose header claims more pixels than allowed (a decompression bomb, or just too big)."""
+
+
+def check_size(ref, width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
+    """The one size rule for every image, from files, uploads or arrays: not over `max_pixels`, at least 2x2."""
+    if width * height > max_pixels:
+        raise ImageTooLarge(ref, f"image of {width}x{height} pixels is over the limit of {max_pixels:,} pixels "
+                                 "(a guard against decompression bombs; raise it with --max-pixels)")
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(ref, f"image of {width}x{height} pixels is too small to hold a face")
 
 
 def is_csv_ref(ref: str) -> bool:
@@ -68,11 +87,12 @@ def _to_rgb_uint8(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-def read_image(ref: str | Path) -> np.ndarray:
+def read_image(ref: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read an image reference as an RGB uint8 array of shape (H, W, 3).
 
     Grayscale, palette, 16-bit and RGBA images are converted; a missing, corrupt, truncated
-    or non-image file raises `ImageError` naming the file and the problem.
+    or non-image file, or one whose header claims more than `max_pixels` pixels (checked before
+    decoding), raises `ImageError` naming the file and the problem.
     """
     ref = str(ref)
     if is_csv_ref(ref):
@@ -85,9 +105,18 @@ def read_image(ref: str | Path) -> np.ndarray:
     if path.stat().st_size == 0:
         raise ImageError(ref, "empty file")
     try:
-        with Image.open(path) as image:
-            image.load()  # decodes fully, so truncation is found here and not later
-            array = _to_rgb_uint8(image)
+        with warnings.catch_warnings():
+            # maskfer checks the size itself, below; Pillow's own warning would only repeat it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                check_size(ref, *image.size, max_pixels=max_pixels)
+                image.load()  # decodes fully, so truncation is found here and not later
+                array = _to_rgb_uint8(image)
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, for headers far over any limit
+        claimed = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(claimed.group(1)):,} pixels" if claimed else f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels"
+        raise ImageTooLarge(ref, f"image of {size} is over the limit of {max_pixels:,} pixels "
+                                 "(a guard against decompression bombs; raise it with --max-pixels)") from None
     except UnidentifiedImageError:
         raise ImageError(ref, "not an image (unrecognised format)") from None
     except (OSError, SyntaxError, ValueError) as exc:

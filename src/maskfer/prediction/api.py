@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from maskfer.labels import EMOTIONS
+from maskfer.core.images import MAX_PIXELS, check_size, read_image
 from maskfer.errors import MaskferError, check_name
 
 COLORS = ("rgb", "bgr")
@@ -47,21 +48,19 @@ class FaceResult:
         return out
 
 
-def load_image(image, color: str = "rgb") -> np.ndarray:
-    """Any accepted image as a contiguous RGB uint8 array."""
+def load_image(image, color: str = "rgb", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Any accepted image as a contiguous RGB uint8 array; one size rule for all (`core.images.check_size`)."""
     check_name("color order", color, COLORS)
     if isinstance(image, (str, Path)):
-        from maskfer.core.images import read_image
+        return read_image(str(image), max_pixels)
+    from PIL import Image
 
-        return read_image(str(image))
-    try:
-        from PIL import Image
-
-        if isinstance(image, Image.Image):
-            return np.asarray(image.convert("RGB")).copy()
-    except ImportError:  # pragma: no cover - pillow is a dependency
-        pass
+    if isinstance(image, Image.Image):
+        check_size("image", *image.size, max_pixels=max_pixels)
+        return np.asarray(image.convert("RGB")).copy()
     if isinstance(image, np.ndarray):
+        if image.ndim in (2, 3):
+            check_size("array", image.shape[1], image.shape[0], max_pixels=max_pixels)
         array = image
         if array.ndim == 2:
             array = np.repeat(array[:, :, None], 3, axis=2)
@@ -98,9 +97,11 @@ def _results(image: np.ndarray, faces, with_expression: bool, model_path: str | 
     masked = load_mask_check().probability(crops)
     probabilities = model.probabilities(crops) if with_expression else [None] * len(faces)
     results = []
+    height, width = image.shape[:2]
     for face, p_mask, probs in zip(faces, masked, probabilities):
-        result = FaceResult(tuple(int(v) for v in face.box), face.landmarks, face.yaw, face.pitch, face.roll,
-                            bool(p_mask >= 0.5), float(p_mask))
+        x0, y0, x1, y1 = face.box  # the landmarks may reach past the frame; the box stays inside it
+        box = (max(0, int(x0)), max(0, int(y0)), min(width, int(x1)), min(height, int(y1)))
+        result = FaceResult(box, face.landmarks, face.yaw, face.pitch, face.roll, bool(p_mask >= 0.5), float(p_mask))
         if probs is not None:
             result.probabilities = {e: float(p) for e, p in zip(EMOTIONS, probs)}
             result.expression = EMOTIONS[int(np.argmax(probs))]
@@ -108,15 +109,20 @@ def _results(image: np.ndarray, faces, with_expression: bool, model_path: str | 
     return results
 
 
-def detect(image, color: str = "rgb", max_faces: int = 10) -> list[FaceResult]:
+def detect(image, color: str = "rgb", max_faces: int = 10, max_pixels: int = MAX_PIXELS) -> list[FaceResult]:
     """Every face (largest first): box, landmarks, head pose and whether a mask is worn."""
-    rgb = load_image(image, color)
+    rgb = load_image(image, color, max_pixels)
     return _results(rgb, _faces(rgb, max_faces), with_expression=False)
 
 
-def predict(image, color: str = "rgb", max_faces: int = 10, model: str | None = None) -> list[FaceResult]:
-    """`detect`, plus each face's expression and the probability of each of the seven."""
-    rgb = load_image(image, color)
+def predict(image, color: str = "rgb", max_faces: int = 10, model: str | None = None,
+            max_pixels: int = MAX_PIXELS) -> list[FaceResult]:
+    """`detect`, plus each face's expression and the probability of each of the seven.
+
+    A path whose header claims more than `max_pixels` pixels is refused before decoding
+    (`maskfer.core.images.ImageTooLarge`, a `MaskferError`).
+    """
+    rgb = load_image(image, color, max_pixels)
     return _results(rgb, _faces(rgb, max_faces), with_expression=True, model_path=model)
 
 

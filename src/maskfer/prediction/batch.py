@@ -2,8 +2,11 @@
 
 Inputs are expanded first (folders recursively, in name order), so the progress bar knows the
 total. A video is sampled at `fps` frames per second of its own clock. A file that cannot be
-read yields an error line and the batch goes on; an image with no face yields a row that says
-so. Rows go to CSV or JSON lines, written to a temporary name and renamed when the batch ends.
+read (a decompression bomb included: refused from its header) yields an error line and the batch
+goes on; an image with no face yields a row that says so. Rows go to CSV or JSON lines as each
+file is done, into a temporary name that is renamed into place when the batch ends, however it
+ends, so no finished row is lost and no half row is ever seen. Annotated copies mirror the input
+tree and never overwrite a file that was there before.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -18,16 +23,16 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from maskfer.core.images import IMAGE_EXTENSIONS, read_image
-from maskfer.labels import EMOTIONS
+from maskfer.core.files import atomic_write_bytes
+from maskfer.core.images import IMAGE_EXTENSIONS, MAX_PIXELS, encode_image, read_image
 from maskfer.errors import MaskferError, check_name
-from maskfer.core.files import atomic_write_bytes, atomic_write_text
-from maskfer.core.images import encode_image
+from maskfer.labels import EMOTIONS
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 FORMATS = ("csv", "jsonl")
+OUTPUT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
 COLUMNS = ["file", "frame", "time_s", "face", "status", "x0", "y0", "x1", "y1", "mask", "mask_probability", "expression",
-           *[f"p_{e}" for e in EMOTIONS]]
+           *[f"p_{e}" for e in EMOTIONS], "mask_drawn"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class PredictConfig:
     try_mask: str | None = None  # draw this mask type on every face first
     seed: int = 0
     model: str | None = None  # an ONNX model file; default the shipped one
+    max_pixels: int = MAX_PIXELS  # an image whose header claims more is refused before decoding
 
     def __post_init__(self):
         if self.try_mask is not None:
@@ -89,8 +95,8 @@ def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarra
         capture.release()
 
 
-def face_rows(file: str, frame: int | None, time_s: float | None, faces) -> list[dict]:
-    base = {"file": file, "frame": frame, "time_s": None if time_s is None else round(time_s, 3)}
+def face_rows(file: str, frame: int | None, time_s: float | None, faces, mask_drawn: str | None = None) -> list[dict]:
+    base = {"file": file, "frame": frame, "time_s": None if time_s is None else round(time_s, 3), "mask_drawn": mask_drawn or ""}
     if not faces:
         return [{**base, "face": None, "status": "no face"}]
     rows = []
@@ -102,22 +108,52 @@ def face_rows(file: str, frame: int | None, time_s: float | None, faces) -> list
     return rows
 
 
+ANNOTATION_SIDE = 320  # smaller images are enlarged first, so that their labels can be read
+
+
+def label_scale(height: int, width: int) -> float:
+    """OpenCV font scale for labels: sized to the image (about 1/50 of its short side, 12 pixels at least)."""
+    return max(0.5, min(height, width) / 600)
+
+
 def annotate(image: np.ndarray, faces) -> np.ndarray:
-    """A copy of the RGB image with each face boxed and labelled with its top two expressions."""
-    out = image.copy()
-    thickness = max(1, round(max(image.shape[:2]) / 400))
-    for face in faces:
-        x0, y0, x1, y1 = face.box
+    """A copy of the RGB image with each face boxed and labelled with its top two expressions.
+
+    Labels are sized to the image, not the face, and placed above the box, else below it, else
+    inside its top; a small image is enlarged first, and a label wider than the image gets a band
+    under it, so no label is ever cut off.
+    """
+    factor = max(1, int(np.ceil(ANNOTATION_SIDE / max(1, min(image.shape[:2])))))
+    out = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC) if factor > 1 else image.copy()
+    height, width = out.shape[:2]
+    thickness = max(1, round(max(height, width) / 400))
+    scale = label_scale(height, width)
+    band = []  # labels that fit nowhere in the image
+    for number, face in enumerate(faces, 1):
+        x0, y0, x1, y1 = (int(v) * factor for v in face.box)
         colour = (40, 200, 255) if face.mask else (255, 200, 40)
         cv2.rectangle(out, (x0, y0), (x1, y1), colour, thickness)
         top = sorted(face.probabilities.items(), key=lambda kv: -kv[1])[:2]
         label = " ".join(f"{e} {100 * p:.0f}%" for e, p in top) + (" [mask]" if face.mask else "")
-        (w1, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 1.0, 1)
-        scale = float(np.clip(1.1 * (x1 - x0) / w1, 0.35, 2.0))  # about as wide as the box
-        (w, h), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-        ty = max(h + 4, y0 - 4)
-        cv2.rectangle(out, (x0, ty - h - 4), (x0 + w + 4, ty + 2), colour, -1)
-        cv2.putText(out, label, (x0 + 2, ty - 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+        (w, h), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        box_h = h + base + 4
+        if w + 4 > width:
+            band.append((f"{number}: {label}", colour))
+            cv2.putText(out, str(number), (x0 + 2, max(h + 2, y0 + h + 2)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA)
+            continue
+        x = min(max(0, x0), width - w - 4)
+        y = y0 - box_h if y0 - box_h >= 0 else (y1 if y1 + box_h <= height else max(0, y0))  # above, below, else inside
+        cv2.rectangle(out, (x, y), (x + w + 4, y + box_h), colour, -1)
+        cv2.putText(out, label, (x + 2, y + h + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    if band:
+        (_, h), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        line = h + base + 6
+        widest = max(cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] for text, _ in band) + 8
+        canvas = np.full((height + line * len(band), max(width, widest), 3), 255, np.uint8)
+        canvas[:height, :width] = out
+        for k, (text, colour) in enumerate(band):
+            cv2.putText(canvas, text, (4, height + k * line + h + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+        out = canvas
     return out
 
 
@@ -133,24 +169,55 @@ def predict_image(image: np.ndarray, config: PredictConfig):
     return image, _results(image, faces, with_expression=True, model_path=config.model)
 
 
+ANNOTATION_SUFFIXES = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png"}
+
+
+def annotation_names(files: list[Path], inputs: list[str | Path]) -> dict[Path, Path]:
+    """Where each file's annotated copy goes, relative to the annotation folder: the input tree, mirrored.
+
+    A file found in a folder given on the command line keeps its path below that folder; a file
+    given itself keeps its name. The name keeps its case and, for JPEG and PNG, its suffix (other
+    images become PNG); two inputs that would land on one name get -2, -3, ...
+    """
+    folders = [Path(p) for p in inputs if Path(p).is_dir()]
+    names, taken = {}, set()
+    for file in files:
+        home = next((f for f in folders if f in file.parents), None)
+        relative = file.relative_to(home) if home else Path(file.name)
+        if file.suffix.lower() not in ANNOTATION_SUFFIXES and file.suffix.lower() not in VIDEO_EXTENSIONS:
+            relative = relative.with_name(relative.name + ".png")
+        candidate, n = relative, 1
+        while str(candidate).lower() in taken:
+            n += 1
+            candidate = relative.with_name(f"{relative.stem}-{n}{relative.suffix}")
+        taken.add(str(candidate).lower())
+        names[file] = candidate
+    return names
+
+
 def predict_files(files: list[Path], config: PredictConfig, annotate_dir: Path | None = None,
-                  on_file: Callable[[Path], None] | None = None) -> Iterator[tuple[list[dict], str | None]]:
-    """For each file: (rows, None) or ([], one-line error)."""
+                  on_file: Callable[[Path], None] | None = None, names: dict[Path, Path] | None = None,
+                  overwrite: bool = False) -> Iterator[tuple[list[dict], str | None]]:
+    """For each file: (rows, None), ([], one-line error), or (rows, one line) when only its annotated copy failed."""
+    names = names or annotation_names(files, [])
     for path in files:
         try:
+            annotations = []  # (target, image, faces)
             if path.suffix.lower() in VIDEO_EXTENSIONS:
                 rows = []
                 for frame, seconds, rgb in video_frames(path, config.fps):
                     shown, faces = predict_image(rgb, config)
-                    rows += face_rows(str(path), frame, seconds, faces)
-                    if annotate_dir is not None:
-                        _write_annotated(annotate_dir / f"{path.stem}_f{frame:06d}.jpg", shown, faces)
-                yield rows, None
+                    rows += face_rows(str(path), frame, seconds, faces, config.try_mask)
+                    target = names[path].parent / f"{names[path].stem}_f{frame:06d}.jpg"
+                    annotations.append((target, shown, faces))
             else:
-                shown, faces = predict_image(read_image(str(path)), config)
-                if annotate_dir is not None:
-                    _write_annotated(annotate_dir / f"{path.stem}.jpg", shown, faces)
-                yield face_rows(str(path), None, None, faces), None
+                shown, faces = predict_image(read_image(str(path), config.max_pixels), config)
+                rows = face_rows(str(path), None, None, faces, config.try_mask)
+                annotations.append((names[path], shown, faces))
+            problem = None
+            if annotate_dir is not None:
+                problem = _write_annotated(annotate_dir, annotations, overwrite)
+            yield rows, problem
         except MaskferError as exc:  # ImageError included: one line naming the file and the problem
             yield [], str(exc)
         finally:
@@ -158,21 +225,73 @@ def predict_files(files: list[Path], config: PredictConfig, annotate_dir: Path |
                 on_file(path)
 
 
-def _write_annotated(path: Path, image: np.ndarray, faces) -> None:
-    atomic_write_bytes(path, encode_image(annotate(image, faces), "jpg", quality=92))
+def _write_annotated(folder: Path, annotations, overwrite: bool) -> str | None:
+    """Write each annotated copy; a file that was there before is kept, and named in the line returned."""
+    kept = []
+    for target, image, faces in annotations:
+        path = folder / target
+        if path.exists() and not overwrite:
+            kept.append(path)
+            continue
+        encoding = ANNOTATION_SUFFIXES.get(path.suffix.lower(), "png")
+        atomic_write_bytes(path, encode_image(annotate(image, faces), encoding, quality=92))
+    if kept:
+        return f"{kept[0]}: already exists, not overwritten" + (f" (and {len(kept) - 1} more)" if len(kept) > 1 else "") \
+               + "; choose another --annotate folder or add --overwrite"
+    return None
 
 
-def format_rows(rows: list[dict], fmt: str) -> str:
+def format_rows(rows: list[dict], fmt: str, header: bool = True) -> str:
     check_name("output format", fmt, FORMATS)
     if fmt == "jsonl":
         return "".join(json.dumps(r) + "\n" for r in rows)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, COLUMNS, extrasaction="ignore")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
 
 
+def output_format(path: Path) -> str:
+    """"csv" or "jsonl" from the file's suffix; another suffix is an error that lists the valid ones."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise MaskferError(f"{path}: cannot tell the output format from {suffix or 'no suffix'!r}; "
+                           f"valid: {', '.join(OUTPUT_SUFFIXES)}")
+    return OUTPUT_SUFFIXES[suffix]
+
+
+class RowWriter:
+    """Rows appended to a CSV or JSON-lines file as they come, under a temporary name renamed on close.
+
+    Used as a context manager; the rename happens however the block ends, so every finished
+    file's rows survive a later failure, and a reader never sees a half-written row.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.fmt = output_format(self.path)
+
+    def __enter__(self) -> "RowWriter":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        self._handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
+        if self.fmt == "csv":
+            self._handle.write(format_rows([], "csv"))
+        return self
+
+    def write(self, rows: list[dict]) -> None:
+        self._handle.write(format_rows(rows, self.fmt, header=False))
+        self._handle.flush()
+
+    def __exit__(self, *exc) -> None:
+        self._handle.close()
+        os.chmod(self._tmp, 0o644)
+        os.replace(self._tmp, self.path)
+
+
 def write_rows(rows: list[dict], path: Path) -> Path:
-    fmt = "jsonl" if path.suffix.lower() in (".jsonl", ".json", ".ndjson") else "csv"
-    return atomic_write_text(path, format_rows(rows, fmt))
+    with RowWriter(path) as writer:
+        writer.write(rows)
+    return Path(path)

@@ -174,6 +174,37 @@ def evaluate_models(config: CardConfig, models: dict[str, tuple[str | None, str 
             "results": results, "seconds": time.perf_counter() - started}
 
 
+def goals(results: dict, label: str) -> list[tuple[str, str, str]]:
+    """(goal, target, measured) for the figures issue 12 of this project set, from one model's scores."""
+    r = {name: by_model[label] for name, by_model in results.items()}
+    pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
+
+    def pooled(names, key):
+        n = sum(r[x]["n"] for x in names if x in r)
+        return sum(r[x][key] * r[x]["n"] for x in names if x in r) / max(n, 1)
+
+    sets = ("fer2013-private", "tcep", "ckplus", "kdef-sample")
+    rows = [
+        ("FER2013 PrivateTest unmasked, accuracy %", ">= 70", pct(r["fer2013-private unmasked"]["accuracy"])),
+        ("FER2013 PrivateTest masked, own (drawn) renderer, accuracy %", ">= 62", pct(r["fer2013-private masked (drawn)"]["accuracy"])),
+        ("FER2013 PrivateTest masked, held-out (template) renderer, accuracy %", ">= 60",
+         pct(r["fer2013-private masked (template)"]["accuracy"])),
+        ("TCEP held-out people, masked (drawn / template), accuracy %", ">= 70",
+         f"{pct(r['tcep masked (drawn)']['accuracy'])} / {pct(r['tcep masked (template)']['accuracy'])}"),
+        ("KDEF sample, masked (drawn / template), accuracy %", ">= 70",
+         f"{pct(r['kdef-sample masked (drawn)']['accuracy'])} / {pct(r['kdef-sample masked (template)']['accuracy'])}"),
+        ("CK+ held-out people, masked (drawn / template), macro-F1", ">= 0.80",
+         f"{r['ckplus masked (drawn)']['macro_f1']:.2f} / {r['ckplus masked (template)']['macro_f1']:.2f}"),
+        ("mask-worn check on the held-out renderer: masked called masked % / unmasked called masked %", ">= 97 / <= 3",
+         f"{pct(pooled([f'{s} masked (template)' for s in sets], 'said_masked'))} / "
+         f"{pct(pooled([f'{s} unmasked' for s in sets], 'said_masked'))}"),
+        ("calibration error (ECE), FER2013 PrivateTest masked (drawn / template) and unmasked", "<= 0.05",
+         f"{r['fer2013-private masked (drawn)']['ece']:.3f} / {r['fer2013-private masked (template)']['ece']:.3f} and "
+         f"{r['fer2013-private unmasked']['ece']:.3f}"),
+    ]
+    return rows
+
+
 def _table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
                       *["| " + " | ".join(str(c) for c in row) + " |" for row in rows]])
@@ -223,6 +254,12 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
         _table(["epoch", "train loss", "train acc %", "val loss", "val acc %", "minutes"],
                [[h["epoch"], f"{h['train_loss']:.3f}", pct(h["train_accuracy"]), f"{h.get('val_loss', float('nan')):.3f}",
                  pct(h.get("val_accuracy", float("nan"))), f"{h['seconds'] / 60:.1f}"] for h in history]), "",
+        "## Goals", "",
+        ("Quick look: at most " + str(record["config"]["limit"]) + " photos per set. " if record["config"].get("limit") else "")
+        + "The figures this project set itself for the shipped model (all on sets it never trained on):", "",
+        _table(["goal", "target", label, *others],
+               [[goal, target, measured, *[dict((g, m) for g, _, m in goals(results, o))[goal] for o in others]]
+                for goal, target, measured in goals(results, label)]), "",
         "## Evaluation", "",
         "`maskfer model-card` (this file's command). Every image is read by the prediction path; accuracy %, macro-F1, "
         "expected calibration error (ECE, 15 bins), and the share of images the mask-worn check calls masked. "

@@ -59,15 +59,20 @@ def decode_upload(data: bytes, config: ServeConfig) -> np.ndarray:
     kind = sniff(data)
     if kind is None:
         raise HTTPException(415, "not a supported image: expected JPEG, PNG, GIF, BMP, TIFF or WebP bytes")
+    from maskfer.core.images import ImageError, ImageTooLarge, check_size
+
     try:
         with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if width * height > config.max_pixels:
-                raise HTTPException(413, f"image of {width}x{height} pixels is over the limit of {config.max_pixels:,} pixels")
+            try:
+                check_size("upload", *image.size, max_pixels=config.max_pixels)  # the one size rule, as for files
+            except ImageTooLarge as exc:
+                raise HTTPException(413, exc.reason) from None
+            except ImageError as exc:
+                raise HTTPException(422, exc.reason) from None
             image.load()
             from maskfer.prediction.api import load_image
 
-            return load_image(image)
+            return load_image(image, max_pixels=config.max_pixels)
     except HTTPException:
         raise
     except Image.DecompressionBombError as exc:
@@ -150,8 +155,11 @@ def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
             raise HTTPException(422, "choose a mask type")
         data = await read_limited(image, limit)
         rgb = await run_in_threadpool(decode_upload, data, config)
+        faces = await run_in_threadpool(maskfer.detect, rgb)
+        if not faces:
+            raise HTTPException(422, "no face found in the photo, so no mask was drawn")
         masked = await run_in_threadpool(maskfer.apply_mask, rgb, kind, seed)
-        return Response(encode_image(masked, "png"), media_type="image/png")
+        return Response(encode_image(masked, "png"), media_type="image/png", headers={"X-Faces-Masked": str(len(faces))})
 
     @app.exception_handler(MaskferError)
     async def maskfer_error(request: Request, exc: MaskferError):
