@@ -319,3 +319,12 @@ def test_a_one_pixel_image_is_refused_alike_by_the_cli_and_the_api(tmp_path):
     assert "0 of 1 file read, 0 faces; 1 problem\n" in result.stderr  # counted in the singular
     with pytest.raises(maskfer.MaskferError, match="too small to hold a face"):
         maskfer.predict(path)
+
+
+def test_a_good_photo_leaves_stderr_empty(folder):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "maskfer", "predict", str(folder / "astronaut.jpg")], capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and done.stderr == "" and json.loads(done.stdout.splitlines()[0])["status"] == "ok"

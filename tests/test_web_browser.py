@@ -52,14 +52,19 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     if CHROMIUM is None:
         pytest.skip("needs Debian's chromium (apt-get install chromium); .ci/run installs it")
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python client (pip install playwright)")
-    with sync_api.sync_playwright() as playwright:  # headless, with a fresh empty profile of its own
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+    with sync_api.sync_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)  # headless, a fresh empty profile
+    yield browser
+    browser.close()
 
 
 @pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["desktop", "phone"])
@@ -94,4 +99,67 @@ def test_upload_see_the_face_switch_the_mask(server, browser, tmp_path, viewport
     if viewport["width"] < 500:  # nothing wider than the phone's screen
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     assert problems == []
+    page.close()
+
+
+def fake_camera(path: Path, rgb: np.ndarray, frames: int = 20) -> Path:
+    """A Y4M video of `rgb` for Chromium's fake camera (--use-file-for-fake-video-capture)."""
+    import cv2
+
+    height, width = (rgb.shape[0] // 2) * 2, (rgb.shape[1] // 2) * 2
+    yuv = cv2.cvtColor(np.ascontiguousarray(rgb[:height, :width]), cv2.COLOR_RGB2YUV_I420)
+    with open(path, "wb") as handle:
+        handle.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            handle.write(b"FRAME\n" + yuv.tobytes())
+    return path
+
+
+def test_live_webcam_reads_faces_continuously(server, playwright, tmp_path):
+    from skimage import data
+
+    video = fake_camera(tmp_path / "camera.y4m", np.ascontiguousarray(data.astronaut()))
+    flags = [*CHROMIUM_FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+             f"--use-file-for-fake-video-capture={video}"]
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)  # its own: camera flags are fixed at launch
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(server + "/")
+    assert page.is_visible("#hint") and not page.is_visible("#canvas")  # the empty page says what to do
+    page.click("#camera")
+    page.wait_for_selector("#live-toggle", state="visible")
+    page.check("#live")
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Live: 1 face')", timeout=30_000)
+    readings = page.evaluate("""() => new Promise((resolve) => {  // count the answers over two seconds
+        let n = 0; const seen = new MutationObserver(() => n++);
+        seen.observe(document.getElementById('faces'), {childList: true});
+        setTimeout(() => { seen.disconnect(); resolve(n); }, 2000); })""")
+    assert readings >= 2  # several readings a second, not one snapshot
+    assert page.inner_text("#faces li.face h2").startswith("Face 1: ")
+    page.uncheck("#live")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page-live.png"))
+    assert problems == []
+    browser.close()
+
+
+def test_api_docs_render_with_the_network_off(server, browser):
+    page = browser.new_page()
+    outside = []
+
+    def only_this_server(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.goto(server + "/docs")
+    page.wait_for_selector(".swagger-ui .opblock-summary-path", timeout=20_000)
+    paths = page.locator(".swagger-ui .opblock-summary-path").all_inner_texts()
+    assert "/api/predict" in paths and outside == []
+    icon = page.request.get(server + "/favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"] == "image/png"
     page.close()

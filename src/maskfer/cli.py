@@ -409,10 +409,13 @@ def predict(
                 typer.echo(format_rows(file_rows, "jsonl"), nl=False)
             else:
                 writer.write(file_rows)
-    errors.print(f"{read} of {_count(len(files), 'file')} read, {_count(faces, 'face')}"
-                 + (f", written to {out}" if out else "") + (f"; {_count(failed, 'problem')}" if failed else ""), highlight=False)
-    if failed:
+    summary = (f"{read} of {_count(len(files), 'file')} read, {_count(faces, 'face')}"
+               + (f", written to {out}" if out else "") + (f"; {_count(failed, 'problem')}" if failed else ""))
+    if failed:  # stderr holds problems only: a good run leaves it empty
+        errors.print(summary, highlight=False)
         raise typer.Exit(1)
+    if out is not None:  # stdout is free when the rows went to a file
+        console.print(summary, highlight=False)
 
 
 def _count(n: int, noun: str) -> str:

@@ -15,7 +15,9 @@ on first use (one set per thread) and never at import time.
 
 from __future__ import annotations
 
+import os
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,6 +134,25 @@ def crop_landmarks(image: np.ndarray) -> Face:
     return _face_from_points(points, width, height, "crop", score)
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def _native_logs_silenced():
+    """Start-up lines that MediaPipe's C++ code writes straight to file descriptor 2 ("Created TensorFlow
+    Lite XNNPACK delegate", absl's warning, two "feedback manager" warnings) are dropped while its
+    graphs start; maskfer promises one line per problem on stderr. Only here, never at import."""
+    with _STDERR_LOCK:  # one redirect at a time, or two threads could leave fd 2 pointing at /dev/null
+        saved, quiet = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(quiet, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(quiet)
+
+
 def _detectors():
     """MediaPipe's full-range (faces up to about 5 m) and short-range detectors, one pair per thread."""
     if not hasattr(_local, "detectors"):
@@ -139,7 +160,11 @@ def _detectors():
             from mediapipe.python.solutions import face_detection
         except ImportError as exc:
             raise LandmarkError(f"face detection needs mediapipe==0.10.21 (pip install 'mediapipe==0.10.21'): {exc}") from None
-        _local.detectors = [face_detection.FaceDetection(model_selection=m, min_detection_confidence=0.5) for m in (1, 0)]
+        with _native_logs_silenced():
+            detectors = [face_detection.FaceDetection(model_selection=m, min_detection_confidence=0.5) for m in (1, 0)]
+            for detector in detectors:  # the first run starts the graph, which is when the lines are written
+                detector.process(np.zeros((64, 64, 3), np.uint8))
+        _local.detectors = detectors
     return _local.detectors
 
 

@@ -33,21 +33,35 @@ def demo_photo() -> np.ndarray:
     return np.ascontiguousarray(data.astronaut())
 
 
-def _zoom(image: np.ndarray, box, side: int) -> np.ndarray:
-    """A square around the face (twice its size), so the mask and the label are readable."""
-    x0, y0, x1, y1 = box
+TILE = 320
+
+
+def _tile(image: np.ndarray, face, caption: str, side: int = TILE) -> np.ndarray:
+    """A square around the face (twice its size), annotated at that size and captioned underneath,
+    so the mask, the box and the whole label are readable."""
+    from dataclasses import replace
+
+    from maskfer.prediction.batch import annotate
+
+    x0, y0, x1, y1 = face.box
     half = max(x1 - x0, y1 - y0)
     cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
     top, left = max(0, cy - half), max(0, cx - half)
     crop = image[top:cy + half, left:cx + half]
-    return cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
+    sx, sy = side / crop.shape[1], side / crop.shape[0]
+    zoomed = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
+    moved = replace(face, box=(round((x0 - left) * sx), round((y0 - top) * sy), round((x1 - left) * sx), round((y1 - top) * sy)))
+    tile = annotate(zoomed, [moved])
+    band = np.full((34, tile.shape[1], 3), 255, np.uint8)
+    (w, h), _ = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, 0.7, 2)
+    cv2.putText(band, caption, ((tile.shape[1] - w) // 2, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (30, 30, 30), 2, cv2.LINE_AA)
+    return np.vstack([tile, band])
 
 
 def run_demo(out: str | Path, seed: int = 0) -> dict:
     """Write `<out>/index.html` and `<out>/contact-sheet.png`; return what each version read as."""
     from maskfer.masks.draw import MASK_TYPES, draw_mask
     from maskfer.prediction.api import _faces, _results
-    from maskfer.prediction.batch import annotate
 
     started = time.perf_counter()
     out = Path(out)
@@ -59,9 +73,9 @@ def run_demo(out: str | Path, seed: int = 0) -> dict:
     entries = []
     for name, image in versions:
         (face,) = _results(image, faces[:1], with_expression=True)
-        entries.append({"version": name, "image": image, "face": face, "annotated": annotate(image, [face])})
+        entries.append({"version": name, "image": image, "face": face, "tile": _tile(image, face, name)})
 
-    tiles = [_zoom(e["annotated"], faces[0].box, 256) for e in entries]
+    tiles = [e["tile"] for e in entries]
     sheet = np.vstack([np.hstack(tiles[:4]), np.hstack(tiles[4:])])
     atomic_write_bytes(out / "contact-sheet.png", encode_image(sheet, "png"))
     atomic_write_text(out / "index.html", _page(entries, time.perf_counter() - started))
@@ -83,7 +97,7 @@ def _page(entries: list[dict], seconds: float) -> str:
     cards = []
     for e in entries:
         face = e["face"]
-        src = "data:image/png;base64," + base64.b64encode(encode_image(_zoom(e["annotated"], face.box, 320), "png")).decode()
+        src = "data:image/png;base64," + base64.b64encode(encode_image(e["tile"], "png")).decode()
         cards.append(f'<figure><img src="{src}" alt="{html.escape(e["version"])}"><figcaption><h2>{html.escape(e["version"])}</h2>'
                      f'<p>reads as <strong>{face.expression}</strong>; mask detected: {"yes" if face.mask else "no"} '
                      f'({100 * face.mask_probability:.0f}%)</p>{_bars(face.probabilities)}</figcaption></figure>')

@@ -98,8 +98,11 @@ def _jpeg_data_url(image: np.ndarray) -> str:
 def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
     from maskfer.masks.draw import MASK_TYPES, MASKS
 
-    app = FastAPI(title="maskfer", version=maskfer.__version__,
-                  description="Facial expressions on masked faces: upload a photo, get each face's expression.")
+    from fastapi_offline import FastAPIOffline
+
+    # /docs and /redoc from files that ship in the fastapi-offline package, not from a CDN: they work offline.
+    app = FastAPIOffline(title="maskfer", version=maskfer.__version__, favicon_url="/favicon.ico",
+                         description="Facial expressions on masked faces: upload a photo, get each face's expression.")
     static = resources.files("maskfer.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     limit = int(config.max_upload_mb * 1e6)
@@ -122,6 +125,10 @@ def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def page():
         return FileResponse(str(static / "index.html"), media_type="text/html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return FileResponse(str(static / "favicon.png"), media_type="image/png")
 
     @app.get("/api/health")
     def health() -> dict:

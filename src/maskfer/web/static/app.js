@@ -4,6 +4,10 @@ const $ = (id) => document.getElementById(id);
 const canvas = $("canvas"), ctx = canvas.getContext("2d");
 let photo = null;       // the current photo as a Blob
 let requestId = 0;      // answers to an older request are ignored
+let live = false;       // webcam frames read continuously
+const NAMES = { n95: "N95", kn95: "KN95" };  // how mask types are written for people
+const display = (kind) => NAMES[kind] || kind;
+const count = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 function status(text, error = false) {
   $("status").textContent = text;
@@ -15,7 +19,7 @@ async function loadMaskTypes() {
   const info = await response.json();
   for (const kind of info.mask_types) {
     const option = document.createElement("option");
-    option.value = kind; option.textContent = kind;
+    option.value = kind; option.textContent = display(kind);
     $("mask").append(option);
   }
 }
@@ -23,7 +27,10 @@ async function loadMaskTypes() {
 function drawImage(src) {
   return new Promise((resolve, reject) => {
     const img = new Image();
-    img.onload = () => { canvas.width = img.naturalWidth; canvas.height = img.naturalHeight; ctx.drawImage(img, 0, 0); resolve(); };
+    img.onload = () => {
+      canvas.width = img.naturalWidth; canvas.height = img.naturalHeight; ctx.drawImage(img, 0, 0);
+      canvas.hidden = false; $("hint").hidden = true; resolve();
+    };
     img.onerror = reject;
     img.src = src;
   });
@@ -70,6 +77,7 @@ function listFaces(faces) {
 
 async function analyse() {
   if (!photo) return;
+  if (live) return readFrame();
   const id = ++requestId;
   const form = new FormData();
   form.append("image", photo, "photo");
@@ -84,7 +92,7 @@ async function analyse() {
     await drawImage(answer.image || URL.createObjectURL(photo));
     drawFaces(answer.faces);
     listFaces(answer.faces);
-    status(answer.faces.length ? `${answer.faces.length} face(s)` + (answer.mask ? `, each behind a ${answer.mask} mask` : "")
+    status(answer.faces.length ? count(answer.faces.length, "face") + (answer.mask ? `, each behind a mask: ${display(answer.mask)}` : "")
                                : "No face found in this photo.");
   } catch (error) {
     if (id === requestId) status(`Error: ${error.message}`, true);
@@ -107,10 +115,46 @@ $("camera").addEventListener("click", async () => {
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ video: true });
     const video = $("video");
-    video.srcObject = stream; video.hidden = false; $("snap").hidden = false;
+    video.srcObject = stream; video.hidden = false;
     await video.play();
+    $("snap").hidden = false; $("live-toggle").hidden = false;  // only once frames are there to take
   } catch (error) { status(`Webcam unavailable: ${error.message}`, true); }
 });
+// Live: grab a frame, read it, draw it with its boxes, then the next; one request in flight at a time,
+// so the rate follows the server (a few frames a second here). Frames live only in this page's memory.
+async function readFrame() {
+  if (!live) return;
+  const video = $("video"), grab = document.createElement("canvas");
+  if (!video.videoWidth) { setTimeout(readFrame, 100); return; }  // the camera has not sent a frame yet
+  grab.width = video.videoWidth; grab.height = video.videoHeight;
+  grab.getContext("2d").drawImage(video, 0, 0);
+  const blob = await new Promise((resolve) => grab.toBlob(resolve, "image/jpeg", 0.85));
+  const form = new FormData();
+  form.append("image", blob, "frame");
+  const mask = $("mask").value;
+  if (mask !== "none") form.append("mask", mask);
+  try {
+    const response = await fetch("/api/predict", { method: "POST", body: form });
+    const answer = await response.json();
+    if (!response.ok) throw new Error(answer.detail || response.statusText);
+    if (!live) return;
+    await drawImage(answer.image || grab.toDataURL("image/jpeg"));
+    drawFaces(answer.faces);
+    listFaces(answer.faces);
+    status(`Live: ${count(answer.faces.length, "face")}` + (answer.mask ? `, each behind a mask: ${display(answer.mask)}` : ""));
+  } catch (error) {
+    status(`Live reading stopped: ${error.message}`, true);
+    $("live").checked = live = false;
+    return;
+  }
+  setTimeout(readFrame, 50);
+}
+
+$("live").addEventListener("change", (e) => {
+  live = e.target.checked;
+  if (live) readFrame(); else status("Live reading paused.");
+});
+
 $("snap").addEventListener("click", () => {
   const video = $("video"), grab = document.createElement("canvas");
   grab.width = video.videoWidth; grab.height = video.videoHeight;
