@@ -103,6 +103,13 @@ def test_reproduce_on_a_synthetic_dataset_with_few_options(kdef_like, tmp_path):
     record = json.loads((out / "results.json").read_text())
     assert len(record["models"]) == 4 and not record["sweeps"] and not record["augmented"]
     assert record["dataset"]["skipped"]  # the misnamed files are carried into the results
+    page = (out / "report.html").read_text()
+    assert "`" not in page.split("<pre>")[0] and "<code>subject</code>" in page  # Markdown's code spans become HTML's
+    assert f"maskfer study report: {kdef_like.name}<" in page  # named after the folder given, not the layout
+    assert "this run is on unmasked photos" in page and "MSE: the study&#x27;s mean squared error" in page
+    assert "rows sum to 100" in page and "fit s/fold: seconds" in page
+    fit = [row for row in page.split("<tr>") if row.startswith("<td>naive_bayes")][0].split("<td>")[-1]
+    assert not fit.startswith("0.0<")  # a fast fit reads as its milliseconds, not 0.0
 
 
 def test_reproduce_with_masks_compares_masked_unmasked_and_held_out_types(tmp_path):

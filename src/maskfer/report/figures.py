@@ -48,18 +48,19 @@ def confusion_grid(rows: list[dict], title: str) -> Figure:
     for ax, row in zip(axes, rows):
         matrix = np.asarray(row["summary"]["val_confusion"], dtype=float)
         normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-        ax.imshow(normalised, vmin=0, vmax=1, cmap="Blues")
+        image = ax.imshow(100 * normalised, vmin=0, vmax=100, cmap="Blues")
         for i, j in np.ndindex(matrix.shape):
-            ax.text(j, i, f"{normalised[i, j]:.2f}".lstrip("0") if matrix[i].sum() else "", ha="center", va="center",
-                    fontsize=7, color="white" if normalised[i, j] > 0.5 else "black")
-        ax.set_xticks(range(len(EMOTIONS)), short, fontsize=7)
-        ax.set_yticks(range(len(EMOTIONS)), short, fontsize=7)
-        ax.set_xlabel("predicted", fontsize=8)
-        ax.set_ylabel("true", fontsize=8)
-        ax.set_title(f"{row['config']['model']} ({row['summary']['val_accuracy']['mean']:.2f})", fontsize=9)
+            ax.text(j, i, f"{100 * normalised[i, j]:.0f}" if matrix[i].sum() else "", ha="center", va="center",
+                    fontsize=8, color="white" if normalised[i, j] > 0.5 else "black")
+        ax.set_xticks(range(len(EMOTIONS)), short, fontsize=8)
+        ax.set_yticks(range(len(EMOTIONS)), short, fontsize=8)
+        ax.set_xlabel("predicted", fontsize=9)
+        ax.set_ylabel("true", fontsize=9)
+        ax.set_title(f"{row['config']['model']}: {100 * row['summary']['val_accuracy']['mean']:.1f}% accuracy", fontsize=10)
     for ax in axes[n:]:
         ax.set_axis_off()
-    figure.suptitle(title, fontsize=10)
+    figure.colorbar(image, ax=axes[:n].tolist(), shrink=0.8, label="% of the true class")
+    figure.suptitle(title, fontsize=11)
     return figure
 
 
@@ -77,11 +78,12 @@ def sweep_curves(sweeps: list[dict]) -> Figure:
             ax.plot(x, [p["summary"]["train_accuracy"]["mean"] for p in sweep["points"]], "--", color=color, alpha=0.5, label=f"{sweep['protocol']} train")
             if param == "C" or param == "batch_size":
                 ax.set_xscale("log")
-            ax.set_xlabel(param)
-        ax.set_title(f"{name} ({sweep['model']})", fontsize=9)
+            ax.set_xlabel(param, fontsize=11)
+        ax.set_title(f"{name} ({sweep['model']})", fontsize=12)
         ax.set_ylim(0, 1.02)
-        ax.set_ylabel("accuracy")
-        ax.legend(fontsize=7)
+        ax.set_ylabel("accuracy", fontsize=11)
+        ax.tick_params(labelsize=10)
+        ax.legend(fontsize=9)
     return figure
 
 
@@ -91,23 +93,30 @@ def svm_grid(sweep: dict) -> Figure:
     kernels = list(dict.fromkeys(p["params"]["kernel"] for p in points))
     cs = list(dict.fromkeys(p["params"]["C"] for p in points))
     gammas = list(dict.fromkeys(p["params"]["gamma"] for p in points))
-    figure = Figure(layout="constrained", figsize=(4.6 * len(kernels), 3.4))
+    figure = Figure(layout="constrained", figsize=(4.8 * len(kernels) + 1, 3.8))
     axes = np.atleast_1d(figure.subplots(1, len(kernels)))
-    for ax, kernel in zip(axes, kernels):
+    grids = {}
+    for kernel in kernels:
         grid = np.full((len(cs), len(gammas)), np.nan)
         for p in points:
             if p["params"]["kernel"] == kernel:
-                grid[cs.index(p["params"]["C"]), gammas.index(p["params"]["gamma"])] = p["summary"]["val_accuracy"]["mean"]
-        low, high = np.nanmin(grid), np.nanmax(grid)
-        ax.imshow(grid, cmap="viridis", vmin=low, vmax=high)
+                grid[cs.index(p["params"]["C"]), gammas.index(p["params"]["gamma"])] = 100 * p["summary"]["val_accuracy"]["mean"]
+        grids[kernel] = grid
+    # One colour scale for every kernel, so the same colour is the same accuracy in each panel.
+    low = min(np.nanmin(g) for g in grids.values())
+    high = max(np.nanmax(g) for g in grids.values())
+    for ax, kernel in zip(axes, kernels):
+        grid = grids[kernel]
+        image = ax.imshow(grid, cmap="viridis", vmin=low, vmax=high)
         for i, j in np.ndindex(grid.shape):
             bright = grid[i, j] > (low + high) / 2  # viridis is light at the top: dark text there
-            ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8, color="black" if bright else "white")
-        ax.set_xticks(range(len(gammas)), [str(g) for g in gammas], fontsize=7)
-        ax.set_yticks(range(len(cs)), [str(c) for c in cs], fontsize=7)
-        ax.set_xlabel("gamma")
-        ax.set_ylabel("C")
-        ax.set_title(f"{sweep['model']} {kernel} ({sweep['protocol']})", fontsize=9)
+            ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=10, color="black" if bright else "white")
+        ax.set_xticks(range(len(gammas)), [str(g) for g in gammas], fontsize=9)
+        ax.set_yticks(range(len(cs)), [str(c) for c in cs], fontsize=9)
+        ax.set_xlabel("gamma", fontsize=10)
+        ax.set_ylabel("C", fontsize=10)
+        ax.set_title(f"{sweep['model']}, {kernel} kernel ({sweep['protocol']})", fontsize=11)
+    figure.colorbar(image, ax=axes.tolist(), label="validation accuracy %")
     return figure
 
 
