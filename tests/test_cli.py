@@ -80,7 +80,7 @@ def test_models_lists_the_registry():
 @pytest.mark.slow
 def test_reproduce_quick_on_the_kdef_sample_writes_the_report(tmp_path):
     out = tmp_path / "report"
-    result = run("reproduce", "--data", shared("kdef-sample"), "--quick", "--out", out, "--jobs", "2")
+    result = run("reproduce", shared("kdef-sample"), "--quick", "--out", out, "--jobs", "2")
     assert result.exit_code == 0, result.output
     record = json.loads((out / "results.json").read_text())
     assert {r["config"]["protocol"] for r in record["models"]} == {"random", "subject"}
@@ -97,7 +97,7 @@ def test_reproduce_quick_on_the_kdef_sample_writes_the_report(tmp_path):
 
 def test_reproduce_on_a_synthetic_dataset_with_few_options(kdef_like, tmp_path):
     out = tmp_path / "r"
-    result = run("reproduce", "--data", kdef_like, "--models", "naive_bayes,pca+svm", "--sweeps", "none", "--augment", "0",
+    result = run("reproduce", kdef_like, "--models", "naive_bayes,pca+svm", "--sweeps", "none", "--augment", "0",
                  "--protocols", "subject,source", "--size", "16", "--out", out)
     assert result.exit_code == 0, result.output
     record = json.loads((out / "results.json").read_text())
@@ -120,7 +120,7 @@ def test_reproduce_with_masks_compares_masked_unmasked_and_held_out_types(tmp_pa
     for folder in sorted(source.iterdir())[:30]:  # a smaller copy, made for this test only
         shutil.copytree(folder, root / folder.name)
     out = tmp_path / "r"
-    result = run("reproduce", "--data", root.parent, "--masks", "surgical,black,sport", "--models", "naive_bayes,pca+logreg",
+    result = run("reproduce", root.parent, "--masks", "surgical,black,sport", "--models", "naive_bayes,pca+logreg",
                  "--sweeps", "none", "--augment", "0", "--size", "32", "--out", out)
     assert result.exit_code == 0, result.output
     record = json.loads((out / "results.json").read_text())
@@ -147,7 +147,7 @@ def test_features_command_computes_then_reads_the_cache(kdef_like, tmp_path):
 
 def test_reproduce_trains_a_cnn_and_draws_its_training_curves(kdef_like, tmp_path):
     out = tmp_path / "cnn"
-    result = run("reproduce", "--data", kdef_like, "--models", "naive_bayes,resnet18_scratch", "--sweeps", "none",
+    result = run("reproduce", kdef_like, "--models", "naive_bayes,resnet18_scratch", "--sweeps", "none",
                  "--augment", "0", "--protocols", "subject", "--folds", "2", "--size", "32", "--epochs", "2",
                  "--max-batches", "1", "--out", out)
     assert result.exit_code == 0, result.output
@@ -156,3 +156,48 @@ def test_reproduce_trains_a_cnn_and_draws_its_training_curves(kdef_like, tmp_pat
     assert cnn["config"]["params"] == {"device": "cpu", "epochs": 2, "max_batches": 1}  # the config is in the result
     assert len(cnn["summary"]["history"]) == 2
     assert "Training curves" in (out / "report.md").read_text() and (out / "figures" / "training_curves.png").exists()
+
+
+def _commands():
+    """Every (name, click command) of the CLI, sub-commands included."""
+    import typer.main
+
+    from maskfer.cli import app
+
+    def walk(command, prefix):
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                yield from walk(sub, prefix + [name])
+        else:
+            yield " ".join(prefix), command
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+@pytest.mark.parametrize("name, command", _commands(), ids=[n for n, _ in _commands()])
+def test_every_command_documents_every_option_one_way(name, command):
+    result = run(*name.split(), "--help")
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "<bool>" not in text and "{" not in text and "list[" not in text  # no placeholders a user cannot type
+    for param in command.params:
+        if param.name == "help" or getattr(param, "hidden", False):
+            continue
+        assert param.help, f"{name} {param.opts}: no help"
+        if param.param_type_name == "option" and not param.is_flag and not param.required and param.default is not None \
+                and param.show_default is not False:
+            assert any(opt in text for opt in param.opts), f"{name} {param.opts} missing from --help"
+    assert "--sample-replace" not in text  # one spelling: --replace
+
+
+def test_option_value_lists_in_help_match_the_registries():
+    from maskfer.data.readers import LAYOUTS
+    from maskfer.evaluation.protocols import PROTOCOLS
+    from maskfer.evaluation.sweeps import SWEEPS
+    from maskfer.masks import MASKS
+
+    wide = {"COLUMNS": "400"}
+    evaluate, predict, sweep = (runner.invoke(app, [c, "--help"], env=wide).output for c in ("evaluate", "predict", "sweep"))
+    assert all(p in evaluate for p in PROTOCOLS) and all(layout in evaluate for layout in LAYOUTS)
+    assert all(kind in predict for kind in MASKS)
+    assert all(s in sweep for s in SWEEPS)

@@ -7,6 +7,7 @@ problem, and exits with status 2.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +16,31 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperCommand
 
 from maskfer.errors import MaskferError, check_names
+
+class MaskferCommand(TyperCommand):
+    """Help in the usual convention: the usage line names arguments DATASET or PATH... (typer's own writes
+    {DATASET}), and a flag shows no <bool>, since it takes no value."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = (param.metavar or param.name).upper() + ("..." if param.nargs != 1 else "")
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+            elif param.param_type_name == "argument":  # its help says what it is; no <list[Path]> beside it
+                param.display_type_rich = lambda ctx: None
+        return params
+
 
 app = typer.Typer(help="Facial expression recognition on masked faces, evaluated honestly.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -76,18 +100,25 @@ def _dataset_features(path, layout, subject_regex, pixels, cache, progress, comp
     return task, table_features(dataset.table, pixels, cache, lambda n: progress.advance(task, n), compute or ComputeConfig())
 
 
-JOBS = typer.Option(1, "--jobs", "-j", help="Parallel local workers.")
+JOBS = typer.Option(os.cpu_count() or 1, "--jobs", "-j", help="Parallel local workers (default: one per core).", show_default="cores")
 SCHEDULER = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:port) to run on.")
-CLUSTER = typer.Option("none", "--cluster", help="'local' starts a Dask LocalCluster with --jobs workers.")
+CLUSTER = typer.Option("none", "--cluster", help="'none' (joblib on this machine) or 'local' (a Dask LocalCluster with --jobs workers).")
 CACHE_DIR = typer.Option(None, "--cache-dir", help="Cache folder (default $MASKFER_CACHE_DIR or ~/.cache/maskfer).")
 NO_CACHE = typer.Option(False, "--no-cache", help="Compute everything afresh and store nothing.")
-LAYOUT = typer.Option("auto", "--layout", help="Dataset layout, or 'auto' to detect it.")
+LAYOUT = typer.Option("auto", "--layout", help="Dataset layout: auto (detect it), kdef, tcep, ckplus, fer2013, fer2013_csv or class_folders.")
+DATASET = typer.Argument(..., help="Dataset folder or fer2013.csv.", metavar="DATASET", show_default=False)
+SEED = typer.Option(0, "--seed", help="Random seed (folds, samples, masks).")
+FOLDS = typer.Option(5, "--folds", help="Cross-validation folds.")
+SIZE = typer.Option(64, "--size", help="Side of the square image features, in pixels (the study's 64).")
+COLOR = typer.Option("rgb", "--color", help="Colour of the features: rgb (the study's) or gray.")
+PROTOCOL = typer.Option("subject", "--protocol", "-p",
+                        help="random, subject, source, mask_type or mask_renderer (see the README's Protocols).")
 SUBJECT_REGEX = typer.Option(None, "--subject-regex", help="Regular expression whose first group is the subject id.")
 
 
-@data_app.command("info")
+@data_app.command("info", cls=MaskferCommand)
 def data_info(
-    path: Path = typer.Argument(..., help="Dataset folder or fer2013.csv."),
+    path: Path = DATASET,
     layout: str = LAYOUT,
     subject_regex: Optional[str] = SUBJECT_REGEX,
     check: bool = typer.Option(True, "--check/--no-check", help="Decode every image to find corrupt ones."),
@@ -133,13 +164,13 @@ def data_info(
         errors.print(f"unreadable {line}", highlight=False, soft_wrap=True)
 
 
-@data_app.command("sample")
+@data_app.command("sample", cls=MaskferCommand)
 def data_sample(
-    path: Path = typer.Argument(..., help="Dataset folder or fer2013.csv."),
-    n: int = typer.Option(..., "--sample", "-n", help="How many images to draw."),
+    path: Path = DATASET,
+    n: int = typer.Option(..., "--sample", "-n", help="How many images to draw.", show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="CSV file to write the sampled table to."),
     replace_: bool = typer.Option(False, "--replace", help="Draw with replacement (exactly n, equal cells)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SEED,
     layout: str = LAYOUT,
     subject_regex: Optional[str] = SUBJECT_REGEX,
 ):
@@ -153,11 +184,11 @@ def data_sample(
     console.print(f"wrote {len(table)} rows to {out}: " + ", ".join(f"{k} {v}" for k, v in table["emotion"].value_counts().sort_index().items()))
 
 
-@app.command()
+@app.command(cls=MaskferCommand)
 def features(
-    path: Path = typer.Argument(..., help="Dataset folder or fer2013.csv."),
-    size: int = typer.Option(64, "--size"),
-    color: str = typer.Option("rgb", "--color", help="rgb or gray."),
+    path: Path = DATASET,
+    size: int = SIZE,
+    color: str = COLOR,
     layout: str = LAYOUT,
     jobs: int = JOBS, scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER,
     cache_dir: Optional[Path] = CACHE_DIR,
@@ -177,14 +208,14 @@ def features(
     console.print(f"{result.X.shape[0]} x {result.X.shape[1]} features, key {result.key}, cached in {cache.root}")
 
 
-@app.command()
+@app.command(cls=MaskferCommand)
 def mask(
-    path: Path = typer.Argument(..., help="Dataset folder or fer2013.csv."),
+    path: Path = DATASET,
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the masked images, masks.csv and contact sheets."),
     types: str = typer.Option("drawn", "--types", "-t", help="'drawn' (the study's seven), 'template' (the second renderer's), 'all', or comma-separated mask types."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SEED,
     largest: bool = typer.Option(False, "--largest", help="Mask only the largest face of each photo."),
-    image_format: str = typer.Option("jpg", "--format", help="jpg (quality 95) or png."),
+    image_format: str = typer.Option("jpg", "--format", help="Masked image files: jpg (quality 95) or png."),
     layout: str = LAYOUT,
     subject_regex: Optional[str] = SUBJECT_REGEX,
     jobs: int = JOBS, scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER,
@@ -212,7 +243,7 @@ def mask(
                   f"table {out / 'masks.csv'}, contact sheets {out}/contact_*.png")
 
 
-@app.command()
+@app.command(cls=MaskferCommand)
 def models():
     """List the registered models."""
     from maskfer.models.registry import MODELS
@@ -221,17 +252,18 @@ def models():
         console.print(f"{name:22s} {spec.family:13s} {spec.description}", highlight=False)
 
 
-@app.command()
+@app.command(cls=MaskferCommand)
 def evaluate(
-    path: Path = typer.Argument(..., help="Dataset folder or fer2013.csv."),
+    path: Path = DATASET,
     model: str = typer.Option("svm", "--model", "-m", help="A registered model (see `maskfer models`)."),
-    protocol: str = typer.Option("subject", "--protocol", "-p", help="random, subject or source."),
-    param: list[str] = typer.Option([], "--param", help="Model parameter NAME=VALUE (repeatable)."),
-    folds: int = typer.Option(5, "--folds"),
-    seed: int = typer.Option(0, "--seed"),
+    protocol: str = PROTOCOL,
+    param: list[str] = typer.Option([], "--param", help="Model parameter NAME=VALUE (repeatable).", metavar="NAME=VALUE",
+                                    show_default=False),
+    folds: int = FOLDS,
+    seed: int = SEED,
     augment: float = typer.Option(0.0, "--augment", help="Fraction of training images given the six augmentations."),
-    size: int = typer.Option(64, "--size"),
-    color: str = typer.Option("rgb", "--color"),
+    size: int = SIZE,
+    color: str = COLOR,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the result JSON here."),
     layout: str = LAYOUT,
     subject_regex: Optional[str] = SUBJECT_REGEX,
@@ -262,14 +294,15 @@ def evaluate(
         console.print(f"wrote {out}")
 
 
-@app.command()
+@app.command(cls=MaskferCommand)
 def sweep(
-    path: Path = typer.Argument(..., help="Dataset folder or fer2013.csv."),
-    name: str = typer.Argument(..., help="random_forest_trees, kmeans_k, kmeans_batch, logreg_c or svm_grid."),
-    protocol: str = typer.Option("subject", "--protocol", "-p"),
+    path: Path = DATASET,
+    name: str = typer.Argument(..., help="random_forest_trees, kmeans_k, kmeans_batch, logreg_c or svm_grid.", metavar="SWEEP",
+                               show_default=False),
+    protocol: str = PROTOCOL,
     quick: bool = typer.Option(False, "--quick", help="A reduced grid."),
-    folds: int = typer.Option(5, "--folds"),
-    seed: int = typer.Option(0, "--seed"),
+    folds: int = FOLDS,
+    seed: int = SEED,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the sweep JSON here."),
     layout: str = LAYOUT,
     subject_regex: Optional[str] = SUBJECT_REGEX,
@@ -296,29 +329,30 @@ def sweep(
         console.print(f"wrote {out}")
 
 
-@app.command()
+@app.command(cls=MaskferCommand)
 def reproduce(
-    data: Path = typer.Option(..., "--data", "-d", help="Dataset folder or fer2013.csv."),
+    path: Optional[Path] = typer.Argument(None, help="Dataset folder or fer2013.csv.", metavar="DATASET", show_default=False),
+    data: Optional[Path] = typer.Option(None, "--data", "-d", hidden=True, help="The dataset, as an option (older spelling)."),
     out: Path = typer.Option(Path("maskfer-report"), "--out", "-o", help="Folder for results.json, report.html, report.md."),
     quick: bool = typer.Option(False, "--quick", help="Reduced sweeps; augmentation compared on two fast models."),
-    protocols: str = typer.Option("random,subject", "--protocols", help="Comma-separated protocols."),
+    protocols: str = typer.Option("random,subject", "--protocols", help="Comma-separated: random, subject, source."),
     models_: str = typer.Option("study", "--models", help="'study' (the six classical), 'cnn', 'all', or comma-separated names."),
-    sweeps: str = typer.Option("all", "--sweeps", help="'all', 'none', or comma-separated sweep names."),
+    sweeps: str = typer.Option("all", "--sweeps", help="'all', 'none', or comma-separated: random_forest_trees, kmeans_k, kmeans_batch, logreg_c, svm_grid."),
     augment: float = typer.Option(0.25, "--augment", help="Fraction of training images augmented (0 turns it off)."),
     masks: str = typer.Option("none", "--masks", help="'none', 'drawn' (the study's seven), 'template', 'all' (both renderers: adds the mask_renderer protocol), or comma-separated mask types."),
     sample: Optional[int] = typer.Option(None, "--sample", help="Balanced sample of this many images (masked: default 15000)."),
-    sample_replace: bool = typer.Option(False, "--sample-replace", help="Sample with replacement."),
-    folds: int = typer.Option(5, "--folds"),
-    seed: int = typer.Option(0, "--seed"),
-    size: int = typer.Option(64, "--size"),
-    color: str = typer.Option("rgb", "--color"),
+    sample_replace: bool = typer.Option(False, "--replace", help="Sample with replacement (exactly --sample images, equal cells)."),
+    folds: int = FOLDS,
+    seed: int = SEED,
+    size: int = SIZE,
+    color: str = COLOR,
     crop: str = typer.Option("full", "--crop", help="'full' (the study's) or 'aligned' (face-aligned crops)."),
     layout: str = LAYOUT,
     subject_regex: Optional[str] = SUBJECT_REGEX,
     device: str = typer.Option("cpu", "--device", help="CNNs: 'cpu' or 'cuda'."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="CNNs: epochs (default the study's 30)."),
+    epochs: int = typer.Option(30, "--epochs", help="CNNs: training epochs (the study's 30)."),
     max_batches: Optional[int] = typer.Option(None, "--max-batches", help="CNNs: at most this many batches per epoch (smoke runs)."),
-    weights: str = typer.Option("imagenet", "--weights", help="ImageNet ResNet18 checkpoint file for `resnet18` (default: torch's download)."),
+    weights: str = typer.Option("imagenet", "--weights", help="`resnet18`'s ImageNet weights: 'imagenet' is torch's download, which needs the internet; offline, give a checkpoint file (or use resnet18_scratch)."),
     aligned_size: int = typer.Option(0, "--aligned-size", help="Also run the CNNs on face-aligned crops of this size."),
     jobs: int = JOBS, scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER,
     cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
@@ -330,14 +364,16 @@ def reproduce(
     from maskfer.masks import MASK_PRESETS, MASKS
     from maskfer.study import StudyConfig, choose_models, reproduce as run_reproduce
 
-    if not data.exists():
-        errors.print(f"[bold red]error:[/] {data}: no such folder. {DATA_HINT}.", highlight=False, soft_wrap=True)
+    data = path or data
+    if data is None or not data.exists():
+        where = f"{data}: no such folder" if data is not None else "no dataset given (maskfer reproduce DATASET)"
+        errors.print(f"[bold red]error:[/] {where}. {DATA_HINT}.", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     with user_errors():
         chosen, notes = choose_models(models_, weights)
         for note in notes:
             errors.print(f"note: {note}", highlight=False)
-        cnn = {"device": device, **({"epochs": epochs} if epochs else {}), **({"max_batches": max_batches} if max_batches else {})}
+        cnn = {"device": device, "epochs": epochs, **({"max_batches": max_batches} if max_batches else {})}
         study = StudyConfig(
             data=str(data), layout=layout, subject_regex=subject_regex, sample=sample, sample_with_replacement=sample_replace,
             protocols=check_names(protocols, PROTOCOLS, "protocol"),
@@ -354,9 +390,9 @@ def reproduce(
     console.print(f"report: {out / 'report.html'} (and report.md); results: {out / 'results.json'}; {record['seconds']:.0f} s", soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=MaskferCommand)
 def report(
-    results: Path = typer.Argument(..., help="A results.json written by `maskfer reproduce`."),
+    results: Path = typer.Argument(..., help="A results.json written by `maskfer reproduce`.", metavar="RESULTS", show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the report (default: next to results)."),
 ):
     """Render the HTML and Markdown report again from a results file."""
@@ -367,13 +403,14 @@ def report(
     console.print(f"report: {paths['html']} (and {paths['markdown'].name})")
 
 
-@app.command()
+@app.command(cls=MaskferCommand)
 def predict(
-    paths: list[Path] = typer.Argument(..., help="Images, videos, or folders (searched recursively)."),
+    paths: list[Path] = typer.Argument(..., help="Images, videos, or folders (searched recursively).", metavar="PATH",
+                                       show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write rows to this .csv or .jsonl as they come (default: JSON lines on stdout)."),
     annotate: Optional[Path] = typer.Option(None, "--annotate", help="Folder for copies with each face boxed and labelled, mirroring the input tree."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace annotated copies already in the --annotate folder."),
-    try_mask: Optional[str] = typer.Option(None, "--try-mask", help="Draw this mask type on every face first (see `maskfer mask --help`)."),
+    try_mask: Optional[str] = typer.Option(None, "--try-mask", help="Draw this mask on every face first: surgical, cloth, n95, kn95, gas, black, inpaint, bandana, printed, duckbill or sport."),
     fps: float = typer.Option(1.0, "--fps", help="Video frames sampled per second."),
     max_faces: int = typer.Option(10, "--max-faces", help="At most this many faces per image, largest first."),
     max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Refuse an image whose header claims more pixels (decompression-bomb guard)."),
@@ -422,7 +459,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-@app.command()
+@app.command(cls=MaskferCommand)
 def demo(
     out: Path = typer.Option(Path("maskfer-demo"), "--out", "-o", help="Folder for index.html and contact-sheet.png."),
 ):
@@ -436,10 +473,10 @@ def demo(
     console.print(f"page: {(out / 'index.html').resolve()}  contact sheet: {out / 'contact-sheet.png'}", soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=MaskferCommand)
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: this machine only)."),
-    port: int = typer.Option(8000, "--port"),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest upload accepted."),
     max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Largest image accepted, in pixels (decompression-bomb guard)."),
 ):
@@ -454,7 +491,7 @@ def serve(
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
-@app.command("train-default")
+@app.command("train-default", cls=MaskferCommand)
 def train_default(
     data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder holding fer2013/, tcep/ and ckplus/."),
     out: Path = typer.Option(Path("maskfer-model"), "--out", "-o", help="Folder for the ONNX model, mask check and training log."),
@@ -481,14 +518,15 @@ def train_default(
                   "To ship it, copy both into src/maskfer/weights/.", highlight=False)
 
 
-@app.command("model-card")
+@app.command("model-card", cls=MaskferCommand)
 def model_card(
     data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder holding fer2013/, tcep/, ckplus/ and kdef-sample/."),
     out: Path = typer.Option(Path("MODEL_CARD.md"), "--out", "-o", help="The model card to write."),
     results: Path = typer.Option(Path("bench/results/model-card.json"), "--results", help="Where to keep every score (JSON)."),
     model: Optional[Path] = typer.Option(None, "--model", help="The ONNX model to describe (default: the shipped one)."),
     mask_check: Optional[Path] = typer.Option(None, "--mask-check", help="Its mask check (default: the shipped one)."),
-    compare: list[str] = typer.Option([], "--compare", help="LABEL=MODEL.onnx:MASK-CHECK.json, scored on the same crops (repeatable)."),
+    compare: list[str] = typer.Option([], "--compare", help="Another model, scored on the same crops (repeatable).",
+                                      metavar="LABEL=MODEL.onnx:CHECK.json", show_default=False),
     limit: Optional[int] = typer.Option(None, "--limit", help="Photos per evaluation set (a quick look; the card says so)."),
     jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
