@@ -6,6 +6,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from maskfer.errors import UnknownNameError
 from maskfer.models import KMeansClassifier, PCAProjection, create_model, list_models
+from maskfer.models.pca import SampleSpan
 from maskfer.models.registry import model_spec
 from conftest import face_like
 
@@ -55,7 +56,7 @@ def _cnn_estimators():
             CNNEmbedding(backbone="mobilenet_v2", weights="none", cache=False)]
 
 
-@parametrize_with_checks([KMeansClassifier(n_clusters=8, n_init=1), PCAProjection(n_components=3), *_cnn_estimators()],
+@parametrize_with_checks([KMeansClassifier(n_clusters=8, n_init=1), PCAProjection(n_components=3), SampleSpan(), *_cnn_estimators()],
                          expected_failed_checks=expected_failures)
 def test_sklearn_contract(estimator, check):
     check(estimator)
@@ -127,3 +128,15 @@ def test_a_registered_model_is_usable_by_name_everywhere(monkeypatch):
     assert isinstance(create_model("ridge", alpha=2.0), RidgeClassifier) and create_model("ridge", alpha=2.0).alpha == 2.0
     assert ExperimentConfig(model="ridge").model == "ridge" and "ridge" in list_models(family="classical")
     assert choose_models("ridge,logreg") == (("ridge", "logreg"), [])
+
+
+def test_logistic_regression_in_the_training_span_is_the_same_model():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 500)) + np.repeat(np.eye(4, 500) * 3, 10, axis=0)  # fewer rows than columns, as faces are
+    y = np.repeat(np.arange(4), 10)
+    test = rng.normal(size=(30, 500))
+    plain = LogisticRegression(C=1.0, max_iter=5000, tol=1e-10).fit(X, y)
+    spanned = create_model("logreg", tol=1e-10).fit(X, y)
+    assert np.allclose(plain.predict_proba(test), spanned.predict_proba(test), atol=1e-5)

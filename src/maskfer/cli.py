@@ -358,6 +358,8 @@ def reproduce(
     cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
     """Run the study's whole experiment (classical models and CNNs) and write its report."""
+    errors.print(f"maskfer reproduce {path or data}: reading the data, then the experiments (progress below)",
+                 highlight=False, soft_wrap=True)  # before the heavy imports: the first line comes at once
     from maskfer.evaluation.protocols import PROTOCOLS
     from maskfer.evaluation.sweeps import SWEEPS
     from maskfer.features.pixels import PixelConfig

@@ -1,7 +1,8 @@
-"""PCA as a step any model can take (the study's future work)."""
+"""PCA as a step any model can take (the study's future work), and the training rows' exact span."""
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -31,3 +32,35 @@ class PCAProjection(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         return self.pca_.transform(X)
+
+
+class SampleSpan(TransformerMixin, BaseEstimator):
+    """The centred training rows in coordinates of their own span: a rotation that loses nothing a linear model uses.
+
+    An L2-regularised linear model with an intercept (logistic regression) has its weights in the
+    span of the centred training rows, so fitting it on these coordinates gives the same model as
+    fitting it on the pixels, and predicts the same for any image. With 65 training faces of
+    12,288 pixels each, that is 65 numbers per face instead of 12,288: the study's 5,000-iteration
+    logistic regression fits in a fraction of the time. With more rows than columns it passes the
+    (centred) data through unchanged.
+    """
+
+    def __init__(self, tol: float = 1e-10):
+        self.tol = tol
+
+    def fit(self, X, y=None):
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        self.mean_ = X.mean(axis=0)
+        if X.shape[0] >= X.shape[1]:
+            self.components_ = None
+            return self
+        _, singular, vt = np.linalg.svd(X - self.mean_, full_matrices=False)
+        keep = singular > self.tol * max(float(singular.max(initial=0.0)), 1e-30)
+        self.components_ = vt[keep]
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "mean_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        centred = X - self.mean_
+        return centred if self.components_ is None else centred @ self.components_.T

@@ -26,7 +26,7 @@ from sklearn.svm import SVC
 
 from maskfer.errors import check_name
 from maskfer.models.kmeans import KMeansClassifier
-from maskfer.models.pca import PCAProjection
+from maskfer.models.pca import PCAProjection, SampleSpan
 
 FAMILIES = {
     "classical": "a classical model on the pixels (the study's five, alone or after PCA)",
@@ -70,7 +70,8 @@ def register_model(name: str, *, family: str, description: str, eval_set: bool =
 # 25-tree forest, one-vs-one SVMs with an RBF or cubic polynomial kernel.
 _STUDY: dict[str, tuple[str, Callable[[], BaseEstimator]]] = {
     "naive_bayes": ("Gaussian naive Bayes", lambda: GaussianNB()),
-    "logreg": ("logistic regression, L2, C=1, 5,000 iterations", lambda: LogisticRegression(C=1.0, max_iter=5000)),
+    "logreg": ("logistic regression, L2, C=1, 5,000 iterations (fitted in the training images' span: the same model, faster)",
+               lambda: Pipeline([("span", SampleSpan()), ("logreg", LogisticRegression(C=1.0, max_iter=5000))])),
     "random_forest": ("random forest, 25 trees", lambda: RandomForestClassifier(n_estimators=25, random_state=0)),
     "kmeans": ("MiniBatchKMeans, clusters mapped to their majority label",
                lambda: KMeansClassifier(n_clusters=25, batch_size=1024, random_state=0)),
