@@ -328,3 +328,30 @@ def test_a_good_photo_leaves_stderr_empty(folder):
     done = subprocess.run([sys.executable, "-m", "maskfer", "predict", str(folder / "astronaut.jpg")], capture_output=True,
                           text=True)
     assert done.returncode == 0 and done.stderr == "" and json.loads(done.stdout.splitlines()[0])["status"] == "ok"
+
+
+def test_a_killed_train_default_resumes_at_the_epoch_it_reached(tmp_path, monkeypatch):
+    import maskfer.models.cnn as cnn
+    from conftest import shared
+
+    data = shared("fer2013").parent
+    out = tmp_path / "model"
+    write = cnn._write_training_state
+
+    def killed_after_epoch_one(path, state):
+        write(path, state)
+        if state["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cnn, "_write_training_state", killed_after_epoch_one)
+    first = run("train-default", "--data", data, "--out", out, "--epochs", "2", "--limit", "12")
+    assert first.exit_code == 130 and not (out / "maskfer-expression.onnx").exists()  # interrupted, nothing exported
+    monkeypatch.setattr(cnn, "_write_training_state", write)
+    before = __import__("torch").load(out / "training-state.pt", weights_only=True)["history"]
+    again = run("train-default", "--data", data, "--out", out, "--epochs", "2", "--limit", "12")
+    assert again.exit_code == 0, again.output
+    history = json.loads((out / "training.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2] and history[0] == before[0]  # epoch 1 was read back, not retrained
+    (out / "training-state.pt").write_bytes(b"damaged")
+    broken = run("train-default", "--data", data, "--out", out, "--epochs", "2", "--limit", "12")
+    assert broken.exit_code == 2 and "training-state.pt: damaged or not a training checkpoint" in broken.stderr
