@@ -110,24 +110,29 @@ def _lines(canvas: np.ndarray, curves, colour, thickness: int) -> None:
         cv2.polylines(canvas, [np.round(curve * 4).astype(np.int32)], False, colour, thickness, cv2.LINE_AA, shift=2)
 
 
+def pattern_mask(pattern: str, height: int, width: int, period: float, rng: np.random.Generator) -> np.ndarray:
+    """Where a fabric's second colour goes: stripes (at a random angle), checks, dots, blobs, or nowhere."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    if pattern == "stripes":
+        angle = rng.uniform(0, np.pi)
+        return (np.cos(angle) * xs + np.sin(angle) * ys) % period < period / 2
+    if pattern == "checks":
+        return ((xs // period + ys // period) % 2).astype(bool)
+    if pattern == "dots":
+        return ((xs % period - period / 2) ** 2 + (ys % period - period / 2) ** 2) < (period / 4) ** 2
+    if pattern == "blobs":
+        return cv2.GaussianBlur(rng.normal(size=(height, width)).astype(np.float32), (0, 0), period / 2) > 0
+    return np.zeros((height, width), bool)
+
+
 def _cloth_texture(shape, rng: np.random.Generator, unit: float) -> np.ndarray:
     """A generated fabric: stripes, checks, dots or a plain weave, in seeded colours."""
     height, width = shape
     hsv = np.uint8([[[rng.integers(0, 180), rng.integers(90, 230), rng.integers(90, 230)]]])
     base = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
     accent = 255 - base if rng.random() < 0.5 else base * rng.uniform(0.4, 0.7)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     period = max(3.0, unit * rng.uniform(0.08, 0.16))
-    pattern = rng.choice(["stripes", "checks", "dots", "plain"])
-    if pattern == "stripes":
-        angle = rng.uniform(0, np.pi)
-        on = (np.cos(angle) * xx + np.sin(angle) * yy) % period < period / 2
-    elif pattern == "checks":
-        on = ((xx // period + yy // period) % 2).astype(bool)
-    elif pattern == "dots":
-        on = ((xx % period - period / 2) ** 2 + (yy % period - period / 2) ** 2) < (period / 4) ** 2
-    else:
-        on = np.zeros((height, width), bool)
+    on = pattern_mask(rng.choice(["stripes", "checks", "dots", "plain"]), height, width, period, rng)
     texture = np.where(on[..., None], accent, base)
     weave = rng.normal(0, 6, size=(height, width, 1)).astype(np.float32)  # fabric grain
     return texture + weave

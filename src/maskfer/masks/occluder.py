@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from maskfer.masks.draw import pattern_mask
+
 
 def occluder_region(side: int, rng: np.random.Generator) -> np.ndarray:
     """A boolean (side, side) lower-face region: a curved top edge between the nose bridge and the nose tip."""
@@ -25,21 +27,11 @@ def occluder_region(side: int, rng: np.random.Generator) -> np.ndarray:
 
 def occluder_texture(side: int, rng: np.random.Generator) -> np.ndarray:
     """A random float32 RGB texture in [0, 255]."""
-    ys, xs = np.mgrid[0:side, 0:side].astype(np.float32)
     base = rng.uniform(0, 255, 3).astype(np.float32)
     other = rng.uniform(0, 255, 3).astype(np.float32)
     period = rng.uniform(3, 14)
     pattern = rng.choice(["plain", "noise", "stripes", "checks", "blobs"])
-    if pattern == "stripes":
-        angle = rng.uniform(0, np.pi)
-        on = (np.cos(angle) * xs + np.sin(angle) * ys) % period < period / 2
-    elif pattern == "checks":
-        on = ((xs // period + ys // period) % 2).astype(bool)
-    elif pattern == "blobs":
-        field = cv2.GaussianBlur(rng.normal(size=(side, side)).astype(np.float32), (0, 0), period / 2)
-        on = field > 0
-    else:
-        on = np.zeros((side, side), bool)
+    on = pattern_mask(pattern, side, side, period, rng)
     texture = np.where(on[..., None], other, base)
     grain = rng.uniform(0, 25 if pattern == "noise" else 6)
     return texture + rng.normal(0, grain, (side, side, 1)).astype(np.float32)
