@@ -55,6 +55,8 @@ def run_tasks(function, tasks: list[tuple], config: ComputeConfig = ComputeConfi
     results = [None] * len(tasks)
     if not tasks:
         return results
+    if len(tasks) == 1 and config.scheduler is None and config.cluster == "none":
+        config = ComputeConfig()  # one task: starting worker processes would only cost time
     with compute_backend(config) as n_jobs:
         if n_jobs == 1:
             stream = (function(*task) for task in tasks)
