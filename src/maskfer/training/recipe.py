@@ -1,16 +1,18 @@
 """The shipped model: how it is trained (`maskfer train-default`) and how it is exported to ONNX.
 
 Recipe, top to bottom:
-1. faces: FER2013's PublicTest part (the challenge's validation set; its PrivateTest part, the
-   challenge's final test, is the FER2013 evaluation set and is never trained on) plus the
-   training people of TCEP and CK+ (a fixed 20% of their people, chosen by a hash of the name,
-   are held out for testing); each photo once unmasked and twice behind masks of random types,
-   colours and seeds, as aligned crops. FER2013's training split is left out by default: in
-   ../shared/data it is blurred beyond use (median Laplacian variance about 6, against about
-   2,300 for its test split), see the model card;
-2. a MobileNetV2 from ImageNet fine-tuned on them (flips and small shifts; cosine learning rate);
-3. export to ONNX with the ImageNet normalisation and the softmax inside the graph, and the
-   config, classes and version in its metadata, so prediction needs only ONNX Runtime.
+1. faces: FER2013's training split (sharp pixels since 2026-11-28; its PublicTest part validates,
+   its PrivateTest part is the FER2013 evaluation set and is never trained on) plus the training
+   people of TCEP and CK+ (a fixed 20% of their people, chosen by a hash of the name, are held out
+   for testing); each photo as an aligned crop, unmasked, behind a drawn mask of random type,
+   colour and seed, and under a random lower-face occluder. The template renderer's masks are
+   never trained on: they are how the model card tests masks the model has not seen;
+2. a MobileNetV2 from ImageNet fine-tuned on them (flips and small shifts; cosine learning rate),
+   every epoch's state saved so that a killed run resumes where it stopped;
+3. a temperature fitted on the validation photos (calibrated probabilities);
+4. export to ONNX with the ImageNet normalisation, the temperature and the softmax inside the
+   graph, and the config, classes and version in its metadata, so prediction needs only ONNX
+   Runtime; and the mask-worn check fitted on the same crops.
 """
 
 from __future__ import annotations
@@ -33,8 +35,6 @@ from maskfer.weights.format import (MASK_CHECK_NAME, MODEL_NAME, TRAINING_LOG_NA
                                     model_metadata)
 
 POSED_SETS = ("tcep", "ckplus")
-
-
 LABELS = {"fer2013": "FER2013's own labels", "ferplus": "FER+ majority labels (ten annotators; rows without a majority dropped)"}
 
 
