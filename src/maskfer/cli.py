@@ -16,11 +16,11 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.table import Table
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from maskfer.errors import MaskferError, check_names
 
-class MaskferCommand(TyperCommand):
+class ConventionalHelp:
     """Help in the usual convention: the usage line names arguments DATASET or PATH... (typer's own writes
     {DATASET}), and a flag shows no <bool>, since it takes no value."""
 
@@ -42,9 +42,19 @@ class MaskferCommand(TyperCommand):
         return params
 
 
+class MaskferCommand(ConventionalHelp, TyperCommand):
+    pass
+
+
+class MaskferGroup(ConventionalHelp, TyperGroup):
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return TyperGroup.collect_usage_pieces(self, ctx)  # "COMMAND [ARGS]..." as click writes it
+
+
 app = typer.Typer(help="Facial expression recognition on masked faces, evaluated honestly.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
-data_app = typer.Typer(help="Read datasets: layouts, counts, skipped files, balanced samples.", no_args_is_help=True)
+                  add_completion=False, pretty_exceptions_enable=False, cls=MaskferGroup)
+data_app = typer.Typer(help="Read datasets: layouts, counts, skipped files, balanced samples.", no_args_is_help=True,
+                       cls=MaskferGroup)
 app.add_typer(data_app, name="data")
 
 console = Console(soft_wrap=True)
