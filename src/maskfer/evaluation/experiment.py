@@ -127,7 +127,8 @@ def evaluate_many(features: Features, configs: list[ExperimentConfig], cache: Ca
             raise MaskferError(f"config asks for pixels {config.pixels} but the features are {features.config}")
         for i, (train, test) in enumerate(make_folds(config.protocol, features.table, config.n_splits, config.seed)):
             tasks.append((train, test, config.model, config.params, config.augment, config.pixels.shape))
-            keys.append(stable_key("fold", features.key, config.to_dict(), i, test.tolist()))
+            # The model's description is in the key: a model whose definition changed is never read from an old fold.
+            keys.append(stable_key("fold", features.key, config.to_dict(), model_spec(config.model).description, i, test.tolist()))
             owner.append((c, i))
     done = cached_map(_fit_folds, tasks, keys, cache=cache, kind="folds", args=(features.X, features.y), compute=compute,
                       on_progress=(lambda n: [on_fold() for _ in range(n)]) if on_fold else None)
