@@ -79,6 +79,7 @@ def test_upload_see_the_face_switch_the_mask(server, browser, tmp_path, viewport
     page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
     page.goto(server + "/")
     page.wait_for_selector("#mask option[value=surgical]", state="attached")
+    assert page.inner_text("#mask option[value=kn95]") == "KN95"  # written as people write it
     page.set_input_files("#file", str(photo))
     page.wait_for_selector("#faces li.face")
     first = page.inner_text("#faces li.face h2")
