@@ -128,3 +128,12 @@ def test_a_damaged_or_foreign_checkpoint_is_a_one_line_error(tmp_path):
     _classifier(epochs=1, checkpoint=str(other)).fit(X, y)
     with pytest.raises(MaskferError, match="another training run .*lr"):
         _classifier(epochs=1, lr=0.1, checkpoint=str(other)).fit(X, y)
+
+
+def test_probabilities_are_the_softmax_of_the_decision_function():
+    X, y = _images()
+    model = _classifier().fit(X, y)
+    logits = model.decision_function(X)
+    softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
+    assert np.allclose(softmax / softmax.sum(axis=1, keepdims=True), model.predict_proba(X), atol=1e-5)
+    assert np.array_equal(model.classes_[logits.argmax(axis=1)], model.predict(X))

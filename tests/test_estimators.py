@@ -31,6 +31,7 @@ CNN_IMAGE_CHECKS = {
     "check_positive_only_tag_during_fit": "feeds 2-feature rows, which are no image",
     "check_fit2d_1sample": "feeds one 10-feature row; no image, and batch norm cannot train on a single sample",
     "check_fit2d_1feature": "feeds one feature per row, which no image has",
+    "check_decision_proba_consistency": ON_IMAGES + "test_probabilities_are_the_softmax_of_the_decision_function",
 }
 EMBEDDING_IMAGE_CHECKS = {  # its fit only records the width; transform reads the images
     "check_estimators_dtypes": CNN_IMAGE_CHECKS["check_estimators_dtypes"],
