@@ -152,6 +152,7 @@ async function readFrame() {
 
 $("live").addEventListener("change", (e) => {
   live = e.target.checked;
+  $("video").hidden = live;  // while live, the canvas shows the frames with their boxes: one picture, not two
   if (live) readFrame(); else status("Live reading paused.");
 });
 
