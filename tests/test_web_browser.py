@@ -128,6 +128,7 @@ def test_live_webcam_reads_faces_continuously(server, playwright, tmp_path):
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.goto(server + "/")
     assert page.is_visible("#hint") and not page.is_visible("#canvas")  # the empty page says what to do
+    assert not page.is_visible("#live-toggle")  # no live reading to offer before there is a camera
     page.click("#camera")
     page.wait_for_selector("#live-toggle", state="visible")
     page.check("#live")
