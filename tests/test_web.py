@@ -40,7 +40,8 @@ def post(client, route, data: bytes, name="photo.png", content_type="image/png",
 def test_health_version_page_and_openapi(client):
     assert client.get("/api/health").json() == {"status": "ok"}
     version = client.get("/api/version").json()
-    assert version["classes"] == list(EMOTIONS) and version["mask_types"] == list(MASK_TYPES)
+    assert version["classes"] == list(EMOTIONS) and version["mask_types"] == [*MASK_TYPES, "bandana", "printed", "duckbill", "sport"]
+    assert version["mask_renderers"]["sport"] == "template" and version["mask_renderers"]["n95"] == "drawn"
     page = client.get("/")
     assert page.status_code == 200 and "maskfer" in page.text
     for asset in ("/static/app.js", "/static/style.css"):

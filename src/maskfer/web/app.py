@@ -96,7 +96,7 @@ def _jpeg_data_url(image: np.ndarray) -> str:
 
 
 def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
-    from maskfer.masks.draw import MASK_TYPES, MASKS
+    from maskfer.masks import MASKS  # both renderers registered
 
     from fastapi_offline import FastAPIOffline
 
@@ -119,7 +119,7 @@ def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
         if mask in (None, "", "none"):
             return None
         if mask not in MASKS:
-            raise HTTPException(422, f"unknown mask type {mask!r}; valid: none, {', '.join(MASK_TYPES)}")
+            raise HTTPException(422, f"unknown mask type {mask!r}; valid: none, {', '.join(MASKS)}")
         return mask
 
     @app.get("/", include_in_schema=False)
@@ -141,7 +141,8 @@ def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
         model = load_model()
         return {"maskfer": maskfer.__version__, "model": model.path.name, "model_input_size": model.size,
                 "model_trained_by": model.metadata.get("maskfer_version"), "classes": list(model.classes),
-                "mask_types": list(MASK_TYPES), "limits": asdict(config)}
+                "mask_types": list(MASKS), "mask_renderers": {name: spec.renderer for name, spec in MASKS.items()},
+                "limits": asdict(config)}
 
     @app.post("/api/predict")
     async def predict(image: UploadFile = File(..., description="the photo"),
