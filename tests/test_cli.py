@@ -199,3 +199,14 @@ def test_option_value_lists_in_help_match_the_registries():
     assert all(p in evaluate for p in PROTOCOLS) and all(layout in evaluate for layout in LAYOUTS)
     assert all(kind in predict for kind in MASKS)
     assert all(s in sweep for s in SWEEPS)
+
+
+def test_sweep_runs_on_a_balanced_sample_drawn_on_the_fly(kdef_like, tmp_path):
+    out = tmp_path / "sweep.json"
+    result = run("sweep", kdef_like, "random_forest_trees", "--quick", "--sample", "70", "--folds", "2", "--out", out, "-j", "1")
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    assert len(record["points"]) == 3
+    for point in record["points"]:  # every sampled image is validated once: 70 in all, 10 of each class
+        confusion = point["summary"]["val_confusion"]
+        assert sum(map(sum, confusion)) == 70 and [sum(row) for row in confusion] == [10] * 7

@@ -99,15 +99,17 @@ def _parse_params(params: list[str]) -> dict:
     return parsed
 
 
-def _dataset_features(path, layout, subject_regex, pixels, cache, progress, compute=None):
-    """Read a dataset and its features, advancing a progress bar; returns (task, features)."""
+def _dataset_features(path, layout, subject_regex, pixels, cache, progress, compute=None, sample=None, replace=False, seed=0):
+    """Read a dataset (a balanced `sample` of it if asked) and its features, advancing a progress bar; returns (task, features)."""
     from maskfer.core.parallel import ComputeConfig
-    from maskfer.data import read_dataset
+    from maskfer.data import balanced_sample, read_dataset
     from maskfer.evaluation.experiment import table_features
 
-    dataset = read_dataset(path, layout, subject_regex)
-    task = progress.add_task("features", total=len(dataset.table))
-    return task, table_features(dataset.table, pixels, cache, lambda n: progress.advance(task, n), compute or ComputeConfig())
+    table = read_dataset(path, layout, subject_regex).table
+    if sample:
+        table = balanced_sample(table, sample, seed=seed, replace=replace)
+    task = progress.add_task("features", total=len(table))
+    return task, table_features(table, pixels, cache, lambda n: progress.advance(task, n), compute or ComputeConfig())
 
 
 JOBS = typer.Option(os.cpu_count() or 1, "--jobs", "-j", help="Parallel local workers (default: one per core).", show_default="cores")
@@ -311,6 +313,8 @@ def sweep(
                                show_default=False),
     protocol: str = PROTOCOL,
     quick: bool = typer.Option(False, "--quick", help="A reduced grid."),
+    sample: Optional[int] = typer.Option(None, "--sample", help="Sweep on a balanced sample of this many images, drawn on the fly (the study's 15,000)."),
+    replace_: bool = typer.Option(False, "--replace", help="Sample with replacement (exactly --sample images, equal cells)."),
     folds: int = FOLDS,
     seed: int = SEED,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the sweep JSON here."),
@@ -329,7 +333,8 @@ def sweep(
         configs = sweep_configs(name, ExperimentConfig(protocol=protocol, n_splits=folds, seed=seed), quick)
         compute, cache = _compute(jobs, scheduler, cluster), _cache(cache_dir, no_cache)
         with Progress(console=errors, transient=True) as progress:
-            task, feats = _dataset_features(path, layout, subject_regex, configs[0].pixels, cache, progress, compute)
+            task, feats = _dataset_features(path, layout, subject_regex, configs[0].pixels, cache, progress, compute,
+                                            sample, replace_, seed)
             progress.update(task, description=f"{name}", completed=0, total=len(configs) * folds)
             result = sweep_result(name, configs, evaluate_many(feats, configs, cache, compute, lambda: progress.advance(task)))
     for point in result["points"]:
