@@ -545,6 +545,7 @@ def model_card(
     compare: list[str] = typer.Option([], "--compare", help="Another model, scored on the same crops (repeatable).",
                                       metavar="LABEL=MODEL.onnx:CHECK.json", show_default=False),
     limit: Optional[int] = typer.Option(None, "--limit", help="Photos per evaluation set (a quick look; the card says so)."),
+    peers: Path = typer.Option(Path("bench/results/peers.json"), "--peers", help="bench/peers.py's results, shown beside the model's (left out if the file is absent)."),
     jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
     """Score the shipped model on every evaluation set and write MODEL_CARD.md from the scores."""
@@ -566,7 +567,8 @@ def model_card(
         atomic_write_json(results, record)
         log = (Path(model).parent if model else weights_path("")) / TRAINING_LOG_NAME
         training = json.loads(log.read_text()) if log.is_file() else {}
-        atomic_write_text(out, write_card(record, load_model(str(model) if model else None).metadata, training))
+        peer_results = json.loads(peers.read_text()) if peers.is_file() else None
+        atomic_write_text(out, write_card(record, load_model(str(model) if model else None).metadata, training, peers=peer_results))
     console.print(f"model card: {out}; scores: {results} ({record['seconds']:.0f} s)", highlight=False)
 
 

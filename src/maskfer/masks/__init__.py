@@ -14,16 +14,21 @@ from maskfer.masks.templates import TEMPLATE_TYPES
 MASK_PRESETS = {"drawn": MASK_TYPES, "template": TEMPLATE_TYPES, "all": MASK_TYPES + TEMPLATE_TYPES, "none": ()}
 
 
-def apply_mask(image: np.ndarray, kind: str = "surgical", seed: int = 0, largest: bool = False) -> np.ndarray:
-    """Draw a mask of `kind` on every face of an RGB uint8 image (or only the largest)."""
-    from maskfer.faces.landmarks import find_faces
-
+def mask_faces(image: np.ndarray, faces, kind: str = "surgical", seed: int = 0) -> np.ndarray:
+    """The image with a mask of `kind` drawn on each of `faces` (face i gets seed + i)."""
     check_mask_type(kind)
-    faces = find_faces(image)
-    for index, face in enumerate(faces[:1] if largest else faces):
+    for index, face in enumerate(faces):
         image = draw_mask(image, face, kind, seed + index).image
     return image
 
 
+def apply_mask(image: np.ndarray, kind: str = "surgical", seed: int = 0, largest: bool = False) -> np.ndarray:
+    """Draw a mask of `kind` on every face of an RGB uint8 image (or only the largest)."""
+    from maskfer.faces.landmarks import find_faces
+
+    faces = find_faces(image)
+    return mask_faces(image, faces[:1] if largest else faces, kind, seed)
+
+
 __all__ = ["MASKS", "MASK_PRESETS", "MASK_TYPES", "MaskQuality", "MaskedFace", "RENDERERS", "TEMPLATE_TYPES", "apply_mask",
-           "check_mask_type", "draw_mask", "register_mask"]
+           "check_mask_type", "draw_mask", "mask_faces", "register_mask"]

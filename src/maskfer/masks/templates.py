@@ -139,12 +139,11 @@ def render_template(image: np.ndarray, face: Face, kind: str, seed: int) -> Mask
     height, width = image.shape[:2]
     points = face.landmarks[[index for _, index in ANCHORS], :2].astype(np.float32)
     centre = points.mean(axis=0)
-    outer = points
     frame_points = _frame(_UV)
     layer = np.zeros((height, width, 3), np.float32)
     coverage = np.zeros((height, width), np.float32)
     for triangle in _TRIANGLES:
-        src, dst = frame_points[triangle], outer[triangle]
+        src, dst = frame_points[triangle], points[triangle]
         x0, y0 = np.floor(dst.min(axis=0)).astype(int) - 2
         x1, y1 = np.ceil(dst.max(axis=0)).astype(int) + 2
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
@@ -162,7 +161,7 @@ def render_template(image: np.ndarray, face: Face, kind: str, seed: int) -> Mask
     # The template extends past the outer anchors (a bandana's point, a cup's overhang): continue the
     # lowest triangles' warp below the chin by warping the whole frame with the chin triangle's map.
     chin = [i for i, (_, index) in enumerate(ANCHORS) if index in (150, 379, 152)]
-    matrix = cv2.getAffineTransform(frame_points[chin], outer[chin])
+    matrix = cv2.getAffineTransform(frame_points[chin], points[chin])
     below = cv2.warpAffine(alpha.astype(np.float32) / 255, matrix, (width, height), flags=cv2.INTER_LINEAR)
     below_texture = cv2.warpAffine(texture, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     chin_y = points[[index for index, (_, i) in enumerate(ANCHORS) if i == 152][0], 1]

@@ -159,13 +159,12 @@ def annotate(image: np.ndarray, faces) -> np.ndarray:
 
 def predict_image(image: np.ndarray, config: PredictConfig):
     """Faces of one RGB image with their expressions, after drawing `try_mask` on them if asked."""
-    from maskfer.masks.draw import draw_mask
+    from maskfer.masks import mask_faces
     from maskfer.prediction.api import _faces, _results
 
     faces = _faces(image, config.max_faces)
     if config.try_mask:
-        for index, face in enumerate(faces):
-            image = draw_mask(image, face, config.try_mask, config.seed + index).image
+        image = mask_faces(image, faces, config.try_mask, config.seed)
     return image, _results(image, faces, with_expression=True, model_path=config.model)
 
 

@@ -123,14 +123,12 @@ def expected_calibration_error(probabilities: np.ndarray, y: np.ndarray, bins: i
 
 
 def scores(probabilities: np.ndarray, y: np.ndarray, said_masked: np.ndarray, table: pd.DataFrame) -> dict:
-    from sklearn.metrics import confusion_matrix, f1_score, recall_score
+    """The study's scores (`evaluation.metrics.scores`: accuracy, macro-F1, recall, confusion) and the card's extras."""
+    from maskfer.evaluation.metrics import scores as study_scores
 
     predicted = probabilities.argmax(axis=1)
-    out = {"n": int(len(y)), "accuracy": float(np.mean(predicted == y)),
-           "macro_f1": float(f1_score(y, predicted, labels=range(7), average="macro", zero_division=0)),
-           "recall": dict(zip(EMOTIONS, map(float, recall_score(y, predicted, labels=range(7), average=None, zero_division=0)))),
+    out = {"n": int(len(y)), **study_scores(y, predicted),
            "ece": expected_calibration_error(probabilities, y), "said_masked": float(np.mean(said_masked)),
-           "confusion": confusion_matrix(y, predicted, labels=range(7)).tolist(),
            "by_mask_type": {k: float(np.mean(predicted[(table["mask_type"] == k).to_numpy()] == y[(table["mask_type"] == k).to_numpy()]))
                             for k in sorted(table["mask_type"].unique())}}
     if table["duplicate"].any():
@@ -210,8 +208,8 @@ def _table(headers: list[str], rows: list[list]) -> str:
                       *["| " + " | ".join(str(c) for c in row) + " |" for row in rows]])
 
 
-def model_card(record: dict, metadata: dict, training: dict, label: str = "shipped") -> str:
-    """MODEL_CARD.md for the model `label` of an `evaluate_models` record."""
+def model_card(record: dict, metadata: dict, training: dict, label: str = "shipped", peers: dict | None = None) -> str:
+    """MODEL_CARD.md for the model `label` of an `evaluate_models` record, with `bench/peers.py`'s results beside it."""
     config = json.loads(metadata["config"])
     results = record["results"]
     others = [m for m in record["models"] if m != label]
@@ -278,7 +276,8 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
                        r.get("n_without_duplicates", ""), pct(r.get("accuracy_ferplus", float("nan"))), r.get("n_ferplus", "")]
                       for name, r in fer.items()]), "",
               "Recall per class (%):", "",
-              _table(["evaluation set", *EMOTIONS], [[name, *[pct(r[label]["recall"][e]) for e in EMOTIONS]] for name, r in results.items()]), ""]
+              _table(["evaluation set", *EMOTIONS], [[name, *["" if r[label]["recall"][e] is None else pct(r[label]["recall"][e]) for e in EMOTIONS]]
+                      for name, r in results.items()]), ""]
     for renderer, kinds in RENDERERS.items():
         rows = [[name, *[pct(r[label]["by_mask_type"][k]) if k in r[label]["by_mask_type"] else "" for k in kinds]]
                 for name, r in results.items() if name.endswith(f"({renderer})")]
@@ -287,6 +286,17 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
     for name, r in results.items():
         lines += [f"**{name}**", "", _table(["true \\ predicted", *EMOTIONS],
                                            [[e, *row] for e, row in zip(EMOTIONS, r[label]["confusion"])]), ""]
+    if peers:
+        tools = peers["tools"]
+        lines += ["## Beside the tools people use today", "",
+                  "`python bench/peers.py" + (f" --limit {peers['limit']}" if peers.get("limit") else "") + "`: the same "
+                  "evaluation sets" + (f" (at most {peers['limit']} photos per set before masking)" if peers.get("limit") else "")
+                  + ", each tool with its own face detector, the whole image where it finds none. Accuracy % (macro-F1), "
+                  "and the calibration error of the seven numbers each returns.", "",
+                  _table(["evaluation set", "images", *[f"{t}" for t in tools], *[f"{t} ECE" for t in tools]],
+                         [[name, next(iter(by.values()))["n"], *[f"{pct(by[t]['accuracy'])} ({by[t]['macro_f1']:.2f})" for t in tools],
+                           *[f"{by[t]['ece']:.3f}" for t in tools]] for name, by in peers["results"].items()]), "",
+                  *[f"- {name}: {why}" for name, why in peers.get("unavailable", {}).items()], ""]
     lines += ["## Limitations", "",
               "- Synthetic masks only: no labelled photo of a real masked face was available. The template renderer is the "
               "stand-in for a mask the model never saw; a real one may differ more.",

@@ -96,7 +96,8 @@ def _jpeg_data_url(image: np.ndarray) -> str:
 
 
 def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
-    from maskfer.masks import MASKS  # both renderers registered
+    from maskfer.faces import find_faces
+    from maskfer.masks import MASKS, mask_faces  # both renderers registered
 
     from fastapi_offline import FastAPIOffline
 
@@ -163,10 +164,10 @@ def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
             raise HTTPException(422, "choose a mask type")
         data = await read_limited(image, limit)
         rgb = await run_in_threadpool(decode_upload, data, config)
-        faces = await run_in_threadpool(maskfer.detect, rgb)
+        faces = await run_in_threadpool(find_faces, rgb)  # found once: the count answers, the same faces are masked
         if not faces:
             raise HTTPException(422, "no face found in the photo, so no mask was drawn")
-        masked = await run_in_threadpool(maskfer.apply_mask, rgb, kind, seed)
+        masked = await run_in_threadpool(mask_faces, rgb, faces, kind, seed)
         return Response(encode_image(masked, "png"), media_type="image/png", headers={"X-Faces-Masked": str(len(faces))})
 
     @app.exception_handler(MaskferError)
