@@ -184,3 +184,60 @@ def test_missing_pytorch_is_a_one_line_error(monkeypatch):
     monkeypatch.delattr(maskfer.models, "cnn", raising=False)
     with pytest.raises(MaskferError, match=r"pip install 'maskfer\[cnn\]'"):
         create_model("mobilenet_v2")
+
+
+def _subject_features(n=70):
+    import pandas as pd
+
+    X, y = image_rows(n)
+    table = pd.DataFrame({"subject": [f"s{i % 10}" for i in range(n)], "emotion": "x", "dataset": "synthetic",
+                          "source": [str(i) for i in range(n)]})
+    return Features(X, y, table, [], stable_key("t", X.sum().item()), PixelConfig(size=32))
+
+
+def test_a_killed_study_resumes_at_the_fold_and_epoch_it_reached(tmp_path, monkeypatch, capsys):
+    import maskfer.models.cnn as cnn
+    from maskfer.core.cache import Cache
+
+    features = _subject_features()
+    config = ExperimentConfig(model="resnet18_scratch", params={"epochs": 3, "max_batches": 1}, n_splits=2,
+                              pixels=features.config)
+    unbroken = evaluate(features, config, Cache(tmp_path / "unbroken"))
+    write, written = cnn._write_training_state, []
+
+    def killed_in_the_second_fold(path, state):
+        write(path, state)
+        written.append(state["epoch"])
+        if len(written) == 5:  # fold 1 finished (3 epochs), fold 2 after its second epoch
+            raise KeyboardInterrupt
+
+    cache = Cache(tmp_path / "cache")
+    monkeypatch.setattr(cnn, "_write_training_state", killed_in_the_second_fold)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(features, config, cache)
+    assert len(list((cache.root / "folds").rglob("*.json"))) == 1  # the finished fold is cached
+    monkeypatch.setattr(cnn, "_write_training_state", write)
+    capsys.readouterr()
+    resumed = evaluate(features, config, cache)
+    printed = capsys.readouterr()
+    assert "resumed from" in printed.err and "after epoch 2" in printed.err
+    assert "resnet18 epoch 3/3" in printed.err and "resnet18 epoch 1/3" not in printed.err  # only the missing epoch ran
+    assert [f["val_pred"] for f in resumed["folds"]] == [f["val_pred"] for f in unbroken["folds"]]
+    assert [[h["train_loss"] for h in f["history"]] for f in resumed["folds"]] == \
+           [[h["train_loss"] for h in f["history"]] for f in unbroken["folds"]]
+    assert not list((cache.root / "checkpoints").glob("*.pt"))  # per-epoch state goes once its fold is cached
+
+
+def test_early_stopping_in_a_study_watches_people_outside_the_scored_fold():
+    from maskfer.evaluation.protocols import early_stopping_split, make_folds
+
+    features = _subject_features()
+    people = features.table["subject"].to_numpy()
+    for train, test in make_folds("subject", features.table, 2):
+        fit, stop = early_stopping_split("subject", features.table, train, 2)
+        assert sorted(np.concatenate([fit, stop])) == sorted(train) and len(stop) and len(fit)
+        assert not set(people[stop]) & set(people[fit]) and not set(people[stop]) & set(people[test])
+    config = ExperimentConfig(model="resnet18_scratch", params={"epochs": 2, "max_batches": 1, "early_stopping": 1},
+                              n_splits=2, pixels=features.config)
+    result = evaluate(features, config)
+    assert all({"stop_loss", "val_loss"} <= set(fold["history"][0]) for fold in result["folds"])

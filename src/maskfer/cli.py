@@ -74,10 +74,10 @@ def user_errors():
         raise typer.Exit(2) from None
 
 
-def _compute(jobs: int, scheduler: Optional[str], cluster: str):
+def _compute(jobs: int, scheduler: Optional[str], cluster: str, threads: Optional[int] = None):
     from maskfer.core.parallel import ComputeConfig
 
-    return ComputeConfig(jobs=jobs, scheduler=scheduler, cluster=cluster)
+    return ComputeConfig(jobs=jobs, scheduler=scheduler, cluster=cluster, threads=threads)
 
 
 def _cache(cache_dir: Optional[Path], no_cache: bool):
@@ -114,6 +114,7 @@ def _dataset_features(path, layout, subject_regex, pixels, cache, progress, comp
 
 JOBS = typer.Option(os.cpu_count() or 1, "--jobs", "-j", help="Parallel local workers (default: one per core).", show_default="cores")
 SCHEDULER = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:port) to run on.")
+THREADS = typer.Option(None, "--threads", help="CNNs: torch threads per worker (default: the cores shared among --jobs).", show_default="cores / jobs")
 CLUSTER = typer.Option("none", "--cluster", help="'none' (joblib on this machine) or 'local' (a Dask LocalCluster with --jobs workers).")
 CACHE_DIR = typer.Option(None, "--cache-dir", help="Cache folder (default $MASKFER_CACHE_DIR or ~/.cache/maskfer).")
 NO_CACHE = typer.Option(False, "--no-cache", help="Compute everything afresh and store nothing.")
@@ -366,10 +367,12 @@ def reproduce(
     subject_regex: Optional[str] = SUBJECT_REGEX,
     device: str = typer.Option("cpu", "--device", help="CNNs: 'cpu' or 'cuda'."),
     epochs: int = typer.Option(30, "--epochs", help="CNNs: training epochs (the study's 30)."),
+    early_stopping: Optional[int] = typer.Option(None, "--early-stopping", help="CNNs: stop after this many epochs without a better loss on a fifth of the training fold (never the scored fold); keep the best epoch."),
+    unmasked: bool = typer.Option(True, "--unmasked/--no-unmasked", help="Masked runs: also run every model on the plain photos, for the comparison."),
     max_batches: Optional[int] = typer.Option(None, "--max-batches", help="CNNs: at most this many batches per epoch (smoke runs)."),
     weights: str = typer.Option("imagenet", "--weights", help="`resnet18`'s ImageNet weights: 'imagenet' is torch's download, which needs the internet; offline, give a checkpoint file (or use resnet18_scratch)."),
     aligned_size: int = typer.Option(0, "--aligned-size", help="Also run the CNNs on face-aligned crops of this size."),
-    jobs: int = JOBS, scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER,
+    jobs: int = JOBS, scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER, threads: Optional[int] = THREADS,
     cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
     """Run the study's whole experiment (classical models and CNNs) and write its report."""
@@ -390,16 +393,17 @@ def reproduce(
         chosen, notes = choose_models(models_, weights)
         for note in notes:
             errors.print(f"note: {note}", highlight=False)
-        cnn = {"device": device, "epochs": epochs, **({"max_batches": max_batches} if max_batches else {})}
+        cnn = {"device": device, "epochs": epochs, **({"max_batches": max_batches} if max_batches else {}),
+               **({"early_stopping": early_stopping} if early_stopping else {})}
         study = StudyConfig(
             data=str(data), layout=layout, subject_regex=subject_regex, sample=sample, sample_with_replacement=sample_replace,
             protocols=check_names(protocols, PROTOCOLS, "protocol"),
-            models=chosen, cnn=cnn, resnet18_weights=weights, aligned_size=aligned_size,
+            models=chosen, cnn=cnn, resnet18_weights=weights, aligned_size=aligned_size, unmasked=unmasked,
             sweeps=check_names(sweeps, SWEEPS, "sweep", {"all": tuple(SWEEPS), "none": ()}),
             masks=check_names(masks, MASKS, "mask type", MASK_PRESETS),
             augment_fraction=augment, quick=quick, n_splits=folds, seed=seed, pixels=PixelConfig(size, color, crop),
         )
-        record = run_reproduce(study, out, _cache(cache_dir, no_cache), _compute(jobs, scheduler, cluster))
+        record = run_reproduce(study, out, _cache(cache_dir, no_cache), _compute(jobs, scheduler, cluster, threads))
     for p in study.protocols:
         rows = [r for r in record["models"] if r["config"]["protocol"] == p]
         top = max(rows, key=lambda r: r["summary"]["val_accuracy"]["mean"])

@@ -86,6 +86,7 @@ class StudyConfig:
     cnn: dict = field(default_factory=dict)  # parameters for every CNN (epochs, device, max_batches, ...)
     resnet18_weights: str = "imagenet"  # an ImageNet ResNet18 checkpoint file, or "imagenet" (torch's download)
     aligned_size: int = 0  # > 0: the CNNs also run on face-aligned crops of this size, for comparison
+    unmasked: bool = True  # masked runs: every model again on the plain photos, for the comparison
 
     def __post_init__(self):
         for p in self.protocols:
@@ -236,7 +237,7 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
         advance = advancer(task, len(main), "images")
         features = table_features(main, study.pixels, cache, advance, compute)
         sections = _run(plan(study), features, cache, compute, progress, advancer)
-        if study.masks:
+        if study.masks and study.unmasked:
             plain_features = table_features(plain, study.pixels, cache, advance, compute)
             sections += _run(plan_unmasked(study), plain_features, cache, compute, progress, advancer)
         if study.aligned_size and plan_aligned(study):

@@ -5,6 +5,7 @@ The same code path serves both: joblib's Dask backend sends each task to the clu
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -17,14 +18,27 @@ CLUSTERS = ("none", "local")
 
 @dataclass(frozen=True)
 class ComputeConfig:
-    """`jobs` local workers, or a Dask scheduler address, or `cluster="local"` to start a LocalCluster."""
+    """`jobs` local workers, or a Dask scheduler address, or `cluster="local"` to start a LocalCluster.
+
+    `threads`: torch threads in each worker (CNN training); None shares this machine's cores
+    among the local workers, since torch's default (every core in every worker) oversubscribes.
+    """
 
     jobs: int = 1
     scheduler: str | None = None
     cluster: str = "none"
+    threads: int | None = None
 
     def __post_init__(self):
         check_name("cluster", self.cluster, CLUSTERS)
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be at least 1, got {self.threads}")
+
+    @property
+    def torch_threads(self) -> int:
+        if self.threads:
+            return self.threads
+        return max(1, (os.cpu_count() or 1) // max(1, self.jobs))
 
 
 @contextmanager

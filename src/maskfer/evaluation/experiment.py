@@ -22,7 +22,7 @@ from maskfer.labels import EMOTIONS
 from maskfer.errors import MaskferError, check_name
 from maskfer.evaluation.metrics import scores, summarize
 from maskfer.core.parallel import ComputeConfig
-from maskfer.evaluation.protocols import DEFAULT_PROTOCOL, PROTOCOLS, make_folds
+from maskfer.evaluation.protocols import DEFAULT_PROTOCOL, PROTOCOLS, early_stopping_split, make_folds
 from maskfer.features.augment import AugmentConfig, augment_training_set
 from maskfer.core.cache import Cache, cached_map, stable_key
 from maskfer.core.files import atomic_write_json
@@ -84,14 +84,22 @@ def table_features(table: pd.DataFrame, config: PixelConfig = PixelConfig(), cac
     return Features(X[ok], y, kept, errors, key, config)
 
 
-def fit_and_score_fold(X, y, train, test, model: str, params: dict, augment: AugmentConfig, shape) -> dict:
-    """Fit on one training fold (augmented if asked) and score on both sides."""
-    X_train, y_train = augment_training_set(X[train], y[train], shape, augment)
+def fit_and_score_fold(X, y, train, test, model: str, params: dict, augment: AugmentConfig, shape,
+                       stop=None, checkpoint: str | None = None, threads: int | None = None) -> dict:
+    """Fit on one training fold (augmented if asked) and score on both sides.
+
+    CNNs only: `stop` rows (taken out of `train`) are what early stopping watches; `checkpoint`
+    is where the training state is saved after every epoch, so a killed fold resumes at its
+    last epoch; `threads` sets torch's threads in this worker.
+    """
+    fit_rows = train if stop is None else np.setdiff1d(train, stop)
+    X_train, y_train = augment_training_set(X[fit_rows], y[fit_rows], shape, augment)
     estimator = create_model(model, **params)
     start = time.perf_counter()
     if model_spec(model).eval_set:
         # CNNs score the validation fold after every epoch: the study's training curves.
-        estimator.fit(X_train, y_train, eval_set=(X[test], y[test]))
+        estimator.set_params(checkpoint=checkpoint, threads=threads or estimator.threads, verbose=checkpoint is not None)
+        estimator.fit(X_train, y_train, eval_set=(X[test], y[test]), stop_set=None if stop is None else (X[stop], y[stop]))
     else:
         estimator.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
@@ -121,17 +129,26 @@ def evaluate_many(features: Features, configs: list[ExperimentConfig], cache: Ca
     is done, so an interrupted run resumes where it stopped.
     """
     cache = cache if cache is not None else Cache()
-    tasks, keys, owner = [], [], []
+    tasks, keys, owner, checkpoints = [], [], [], []
     for c, config in enumerate(configs):
         if config.pixels != features.config:
             raise MaskferError(f"config asks for pixels {config.pixels} but the features are {features.config}")
+        deep = model_spec(config.model).eval_set
         for i, (train, test) in enumerate(make_folds(config.protocol, features.table, config.n_splits, config.seed)):
-            tasks.append((train, test, config.model, config.params, config.augment, config.pixels.shape))
             # The model's description is in the key: a model whose definition changed is never read from an old fold.
-            keys.append(stable_key("fold", features.key, config.to_dict(), model_spec(config.model).description, i, test.tolist()))
+            key = stable_key("fold", features.key, config.to_dict(), model_spec(config.model).description, i, test.tolist())
+            stop = (early_stopping_split(config.protocol, features.table, train, config.n_splits, config.seed)[1]
+                    if deep and config.params.get("early_stopping") else None)
+            checkpoint = str(cache.root / "checkpoints" / f"{key}.pt") if deep and cache.enabled else None
+            tasks.append((train, test, config.model, config.params, config.augment, config.pixels.shape, stop, checkpoint,
+                          compute.torch_threads))
+            keys.append(key)
             owner.append((c, i))
+            checkpoints += [checkpoint] if checkpoint else []
     done = cached_map(_fit_folds, tasks, keys, cache=cache, kind="folds", args=(features.X, features.y), compute=compute,
                       on_progress=(lambda n: [on_fold() for _ in range(n)]) if on_fold else None)
+    for checkpoint in checkpoints:  # every fold's result is cached now: its per-epoch state is no longer needed
+        Path(checkpoint).unlink(missing_ok=True)
     folds: list[list[dict]] = [[] for _ in configs]
     for (c, i), result in zip(owner, done):
         folds[c].append({"fold": i, **{k: v for k, v in result.items() if k != "fold"}})

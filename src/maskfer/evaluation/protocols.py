@@ -104,3 +104,18 @@ def make_folds(protocol: str, table: pd.DataFrame, n_splits: int = 5, seed: int 
         what = "mask type" if protocol == "mask_type" else "mask renderer"
         return held_out_mask_folds(labels, table[protocol].to_numpy(), people, n_splits, seed, what)
     return source_disjoint_folds(labels, table["source"].to_numpy(), n_splits, seed)
+
+
+def early_stopping_split(protocol: str, table: pd.DataFrame, train: np.ndarray, n_splits: int = 5,
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, stop): the training fold split again, so early stopping never looks at the fold it is scored on.
+
+    The stop rows are one fold of the same protocol over the training rows (about a fifth), so under
+    `subject` the epochs are chosen on people the model does not train on, as the scored fold's
+    people are; the held-out-mask protocols split their training rows by person.
+    """
+    inner = protocol if protocol in ("random", "subject", "source") else "subject"
+    if inner == "subject" and table["subject"].iloc[train].isna().any():
+        inner = "source"
+    fit, stop = make_folds(inner, table.iloc[train].reset_index(drop=True), n_splits, seed)[0]
+    return train[fit], train[stop]

@@ -11,6 +11,7 @@ mean and std. torch is imported here, never by `maskfer` itself.
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -108,8 +109,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     """A backbone fine-tuned end to end with a new head. Defaults are the study's: batch 60, 30 epochs.
 
     `max_batches` stops each epoch early (a smoke configuration for tests); `early_stopping`
-    (patience in epochs, on validation loss, needs `eval_set`) and `schedule="cosine"` are
-    options, off by default as in the study. With `checkpoint` (a file path), the whole training
+    (patience in epochs, on the loss of `stop_set`, else of `eval_set`; the best epoch's weights
+    are kept) and `schedule="cosine"` are options, off by default as in the study. `eval_set` is
+    scored after every epoch (the training curves); give early stopping its own `stop_set` when
+    `eval_set` is the fold you report, so nothing is chosen on it. With `checkpoint` (a file path), the whole training
     state is saved there after every epoch, and a later `fit` on the same data and settings
     continues from the last finished epoch: a killed run loses at most one epoch.
     """
@@ -137,7 +140,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.checkpoint = checkpoint
 
-    def fit(self, X, y, eval_set=None):
+    def fit(self, X, y, eval_set=None, stop_set=None):
         X, y = validate_data(self, X, y, dtype=np.float32)
         device = _check_common(self.backbone, self.weights, self.device)
         check_name("optimizer", self.optimizer, OPTIMIZERS)
@@ -172,7 +175,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             self.history_, start_epoch = state["history"], state["epoch"]
             best, best_state, waited = state["best"], state["best_state"], state["waited"]
             if self.verbose:
-                print(f"resumed from {self.checkpoint} after epoch {start_epoch}", flush=True)
+                print(f"{self.backbone}: resumed from {self.checkpoint} after epoch {start_epoch}", file=sys.stderr, flush=True)
         for epoch in range(start_epoch, self.epochs):
             started = time.perf_counter()
             model.train()
@@ -197,23 +200,24 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 seen += len(index)
                 total_loss += loss.item() * len(index)
                 correct += int((logits.argmax(1) == target).sum())
-            record = {"epoch": epoch + 1, "train_loss": total_loss / seen, "train_accuracy": correct / seen,
-                      "seconds": time.perf_counter() - started}
+            record = {"epoch": epoch + 1, "train_loss": total_loss / seen, "train_accuracy": correct / seen}
             self.model_ = model
-            if eval_set is not None and len(eval_set[1]):
-                X_val, y_val = eval_set
-                proba = self._proba(to_images(np.asarray(X_val, dtype=np.float32)))
-                known = np.isin(y_val, self.classes_)
-                val_targets = np.searchsorted(self.classes_, np.asarray(y_val)[known])
-                record["val_loss"] = float(-np.mean(np.log(np.clip(proba[known, val_targets], 1e-12, 1))))
-                record["val_accuracy"] = float(np.mean(self.classes_[proba.argmax(1)] == y_val))
+            for prefix, scored in (("val", eval_set), ("stop", stop_set)):
+                if scored is not None and len(scored[1]):
+                    record.update(self._loss_and_accuracy(*scored, prefix))
+            record["seconds"] = time.perf_counter() - started
             self.history_.append(record)
             if self.verbose:
-                print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
+                # Epochs are steady, so the last one's time estimates what is left (early stopping may end sooner).
+                left = (self.epochs - epoch - 1) * record["seconds"]
+                print(f"{self.backbone} epoch {epoch + 1}/{self.epochs}: "
+                      + " ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch")
+                      + f"; about {left / 60:.0f} min left in this fit", file=sys.stderr, flush=True)
             stop = False
-            if self.early_stopping and "val_loss" in record:
-                if record["val_loss"] < best:
-                    best, waited = record["val_loss"], 0
+            watched = "stop_loss" if "stop_loss" in record else "val_loss"
+            if self.early_stopping and watched in record:
+                if record[watched] < best:
+                    best, waited = record[watched], 0
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 else:
                     waited += 1
@@ -235,6 +239,13 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def _resume_params(self) -> dict:
         """The parameters a resumed run must share with the run that wrote the checkpoint."""
         return {k: v for k, v in self.get_params().items() if k not in ("checkpoint", "verbose", "threads", "device")}
+
+    def _loss_and_accuracy(self, X, y, prefix: str) -> dict:
+        proba = self._proba(to_images(np.asarray(X, dtype=np.float32)))
+        known = np.isin(y, self.classes_)
+        targets = np.searchsorted(self.classes_, np.asarray(y)[known])
+        return {f"{prefix}_loss": float(-np.mean(np.log(np.clip(proba[known, targets], 1e-12, 1)))),
+                f"{prefix}_accuracy": float(np.mean(self.classes_[proba.argmax(1)] == y))}
 
     @torch.no_grad()
     def _logits(self, images: torch.Tensor, batch: int = 256) -> np.ndarray:
