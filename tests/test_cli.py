@@ -210,3 +210,34 @@ def test_sweep_runs_on_a_balanced_sample_drawn_on_the_fly(kdef_like, tmp_path):
     for point in record["points"]:  # every sampled image is validated once: 70 in all, 10 of each class
         confusion = point["summary"]["val_confusion"]
         assert sum(map(sum, confusion)) == 70 and [sum(row) for row in confusion] == [10] * 7
+
+
+def test_the_fast_svm_grid_runs_from_the_cli_and_keeps_the_study_grid(kdef_like, tmp_path):
+    from maskfer.evaluation.sweeps import SWEEPS
+
+    assert SWEEPS["svm_grid"][1] == SWEEPS["svm_grid_exact"][1] and SWEEPS["svm_grid_exact"][0] == "pca+svm"
+    out = tmp_path / "grid.json"
+    result = run("sweep", kdef_like, "svm_grid", "--quick", "--sample", "70", "--folds", "2", "--out", out, "-j", "1")
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    assert record["model"] == "pca+nystroem_svm" and len(record["points"]) == 8
+    assert {p["params"]["kernel"] for p in record["points"]} == {"rbf", "poly"}
+    assert record["protocol"] == "subject"  # auto: every KDEF image names its person
+
+
+def test_auto_protocol_says_when_the_data_has_no_people_and_samples_keep_to_the_training_split(tmp_path):
+    from conftest import face_like, save
+
+    for split, n in (("train", 6), ("test", 3)):  # FER2013's folder layout: no person ids
+        for label, cls in enumerate(("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")):
+            for i in range(n):
+                save(tmp_path / "fer" / split / cls / f"{split}_{i}.png", face_like(label, 10 * i + label)[:, :, 0], mode="L")
+    out = tmp_path / "r.json"
+    result = run("evaluate", tmp_path / "fer", "-m", "naive_bayes", "--folds", "2", "--out", out, "-j", "1")
+    assert result.exit_code == 0, result.output
+    assert "protocol is source" in result.stderr and json.loads(out.read_text())["config"]["protocol"] == "source"
+    result = run("sweep", tmp_path / "fer", "logreg_c", "--quick", "--sample", "63", "--folds", "2", "--out", out, "-j", "1")
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    assert record["protocol"] == "source"
+    assert sum(map(sum, record["points"][0]["summary"]["val_confusion"])) == 42  # all 42 training images (asked for 63), no test one

@@ -6,6 +6,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from maskfer.errors import UnknownNameError
 from maskfer.models import KMeansClassifier, PCAProjection, create_model, list_models
+from maskfer.models.nystroem import NystroemSVC
 from maskfer.models.pca import SampleSpan
 from maskfer.models.registry import model_spec
 from conftest import face_like
@@ -57,7 +58,7 @@ def _cnn_estimators():
             CNNEmbedding(backbone="mobilenet_v2", weights="none", cache=False)]
 
 
-@parametrize_with_checks([KMeansClassifier(n_clusters=8, n_init=1), PCAProjection(n_components=3), SampleSpan(), *_cnn_estimators()],
+@parametrize_with_checks([KMeansClassifier(n_clusters=8, n_init=1), PCAProjection(n_components=3), SampleSpan(), NystroemSVC(n_components=20), *_cnn_estimators()],
                          expected_failed_checks=expected_failures)
 def test_sklearn_contract(estimator, check):
     check(estimator)

@@ -107,6 +107,8 @@ def _dataset_features(path, layout, subject_regex, pixels, cache, progress, comp
 
     table = read_dataset(path, layout, subject_regex).table
     if sample:
+        if "split" in table and (table["split"] == "train").any():
+            table = table[table["split"] == "train"]  # FER2013: its test splits stay unseen, as the study's sample did
         table = balanced_sample(table, sample, seed=seed, replace=replace)
     task = progress.add_task("features", total=len(table))
     return task, table_features(table, pixels, cache, lambda n: progress.advance(task, n), compute or ComputeConfig())
@@ -124,8 +126,22 @@ SEED = typer.Option(0, "--seed", help="Random seed (folds, samples, masks).")
 FOLDS = typer.Option(5, "--folds", help="Cross-validation folds.")
 SIZE = typer.Option(64, "--size", help="Side of the square image features, in pixels (the study's 64).")
 COLOR = typer.Option("rgb", "--color", help="Colour of the features: rgb (the study's) or gray.")
-PROTOCOL = typer.Option("subject", "--protocol", "-p",
-                        help="random, subject, source, mask_type or mask_renderer (see the README's Protocols).")
+PROTOCOL = typer.Option("auto", "--protocol", "-p",
+                        help="random, subject, source, mask_type or mask_renderer (see the README's Protocols); "
+                             "auto: subject where every image names its person, else source.")
+
+
+def _resolve_protocol(protocol: str, features) -> str:
+    """`auto` made concrete for this data, saying so when it is not the default `subject`."""
+    from maskfer.evaluation.protocols import PROTOCOLS, default_protocol
+
+    if protocol != "auto":
+        return check_names(protocol, PROTOCOLS, "protocol")[0]
+    chosen = default_protocol(features.table)
+    if chosen != "subject":
+        errors.print(f"note: these images do not all name their person, so the protocol is {chosen} "
+                     "(every version of one photo on one side); --protocol chooses another", highlight=False)
+    return chosen
 SUBJECT_REGEX = typer.Option(None, "--subject-regex", help="Regular expression whose first group is the subject id.")
 
 
@@ -284,6 +300,8 @@ def evaluate(
     cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
     """Cross-validate one model under one protocol."""
+    from dataclasses import replace
+
     from rich.progress import Progress
 
     from maskfer.evaluation.experiment import ExperimentConfig, evaluate as run_evaluate, save_result
@@ -291,11 +309,15 @@ def evaluate(
     from maskfer.features.pixels import PixelConfig
 
     with user_errors():
-        config = ExperimentConfig(model=model, params=_parse_params(param), protocol=protocol, n_splits=folds, seed=seed,
+        if protocol != "auto":
+            _resolve_protocol(protocol, None)  # an unknown name fails before the data is read
+        config = ExperimentConfig(model=model, params=_parse_params(param), n_splits=folds, seed=seed,
                                   pixels=PixelConfig(size, color), augment=AugmentConfig(fraction=augment, seed=seed))
         compute, cache = _compute(jobs, scheduler, cluster), _cache(cache_dir, no_cache)
         with Progress(console=errors, transient=True) as progress:
             task, feats = _dataset_features(path, layout, subject_regex, config.pixels, cache, progress, compute)
+            protocol = _resolve_protocol(protocol, feats)
+            config = replace(config, protocol=protocol)
             progress.update(task, description=f"{model} folds", completed=0, total=folds)
             result = run_evaluate(feats, config, cache, compute, on_fold=lambda: progress.advance(task))
     s = result["summary"]
@@ -310,11 +332,11 @@ def evaluate(
 @app.command(cls=MaskferCommand)
 def sweep(
     path: Path = DATASET,
-    name: str = typer.Argument(..., help="random_forest_trees, kmeans_k, kmeans_batch, logreg_c or svm_grid.", metavar="SWEEP",
+    name: str = typer.Argument(..., help="random_forest_trees, kmeans_k, kmeans_batch, logreg_c, svm_grid (Nystroem, fast) or svm_grid_exact (SVC).", metavar="SWEEP",
                                show_default=False),
     protocol: str = PROTOCOL,
     quick: bool = typer.Option(False, "--quick", help="A reduced grid."),
-    sample: Optional[int] = typer.Option(None, "--sample", help="Sweep on a balanced sample of this many images, drawn on the fly (the study's 15,000)."),
+    sample: Optional[int] = typer.Option(None, "--sample", help="Sweep on a balanced sample of this many images, drawn on the fly (the study's 15,000; from the training split where the data has one)."),
     replace_: bool = typer.Option(False, "--replace", help="Sample with replacement (exactly --sample images, equal cells)."),
     folds: int = FOLDS,
     seed: int = SEED,
@@ -325,17 +347,23 @@ def sweep(
     cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
     """Run one of the study's hyper-parameter sweeps, in parallel or on a Dask cluster."""
+    from dataclasses import replace
+
     from rich.progress import Progress
 
     from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many, save_result
     from maskfer.evaluation.sweeps import sweep_configs, sweep_result
 
     with user_errors():
-        configs = sweep_configs(name, ExperimentConfig(protocol=protocol, n_splits=folds, seed=seed), quick)
+        configs = sweep_configs(name, ExperimentConfig(n_splits=folds, seed=seed), quick)  # a bad name fails before any reading
+        if protocol != "auto":
+            _resolve_protocol(protocol, None)
         compute, cache = _compute(jobs, scheduler, cluster), _cache(cache_dir, no_cache)
         with Progress(console=errors, transient=True) as progress:
             task, feats = _dataset_features(path, layout, subject_regex, configs[0].pixels, cache, progress, compute,
                                             sample, replace_, seed)
+            chosen = _resolve_protocol(protocol, feats)
+            configs = [replace(c, protocol=chosen) for c in configs]
             progress.update(task, description=f"{name}", completed=0, total=len(configs) * folds)
             result = sweep_result(name, configs, evaluate_many(feats, configs, cache, compute, lambda: progress.advance(task)))
     for point in result["points"]:
@@ -353,7 +381,7 @@ def reproduce(
     quick: bool = typer.Option(False, "--quick", help="Reduced sweeps; augmentation compared on two fast models."),
     protocols: str = typer.Option("random,subject", "--protocols", help="Comma-separated: random, subject, source."),
     models_: str = typer.Option("study", "--models", help="'study' (the six classical), 'cnn', 'all', or comma-separated names."),
-    sweeps: str = typer.Option("all", "--sweeps", help="'all', 'none', or comma-separated: random_forest_trees, kmeans_k, kmeans_batch, logreg_c, svm_grid."),
+    sweeps: str = typer.Option("study", "--sweeps", help="'study' (the five, the SVM grid on the fast Nystroem SVM), 'all' (adds svm_grid_exact), 'none', or comma-separated names."),
     augment: float = typer.Option(0.25, "--augment", help="Fraction of training images augmented (0 turns it off)."),
     masks: str = typer.Option("none", "--masks", help="'none', 'drawn' (the study's seven), 'template', 'all' (both renderers: adds the mask_renderer protocol), or comma-separated mask types."),
     sample: Optional[int] = typer.Option(None, "--sample", help="Balanced sample of this many images (masked: default 15000)."),
@@ -379,7 +407,7 @@ def reproduce(
     errors.print(f"maskfer reproduce {path or data}: reading the data, then the experiments (progress below)",
                  highlight=False, soft_wrap=True)  # before the heavy imports: the first line comes at once
     from maskfer.evaluation.protocols import PROTOCOLS
-    from maskfer.evaluation.sweeps import SWEEPS
+    from maskfer.evaluation.sweeps import STUDY_SWEEPS, SWEEPS
     from maskfer.features.pixels import PixelConfig
     from maskfer.masks import MASK_PRESETS, MASKS
     from maskfer.study import StudyConfig, choose_models, reproduce as run_reproduce
@@ -399,7 +427,7 @@ def reproduce(
             data=str(data), layout=layout, subject_regex=subject_regex, sample=sample, sample_with_replacement=sample_replace,
             protocols=check_names(protocols, PROTOCOLS, "protocol"),
             models=chosen, cnn=cnn, resnet18_weights=weights, aligned_size=aligned_size, unmasked=unmasked,
-            sweeps=check_names(sweeps, SWEEPS, "sweep", {"all": tuple(SWEEPS), "none": ()}),
+            sweeps=check_names(sweeps, SWEEPS, "sweep", {"study": STUDY_SWEEPS, "all": tuple(SWEEPS), "none": ()}),
             masks=check_names(masks, MASKS, "mask type", MASK_PRESETS),
             augment_fraction=augment, quick=quick, n_splits=folds, seed=seed, pixels=PixelConfig(size, color, crop),
         )

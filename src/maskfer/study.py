@@ -22,7 +22,7 @@ from maskfer.errors import MaskferError, check_name
 from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many, table_features
 from maskfer.core.parallel import ComputeConfig
 from maskfer.evaluation.protocols import PROTOCOLS
-from maskfer.evaluation.sweeps import QUICK_SWEEPS, SWEEPS, sweep_configs, sweep_result
+from maskfer.evaluation.sweeps import QUICK_SWEEPS, STUDY_SWEEPS, SWEEPS, sweep_configs, sweep_result
 from maskfer.features.augment import AugmentConfig
 from maskfer.core.cache import Cache, stable_key
 from maskfer.core.files import atomic_write_json
@@ -76,7 +76,7 @@ class StudyConfig:
     models: tuple[str, ...] = STUDY_MODELS
     augment_models: tuple[str, ...] | None = None  # None: the same as `models` (quick: two fast ones)
     augment_fraction: float = 0.25
-    sweeps: tuple[str, ...] = tuple(SWEEPS)
+    sweeps: tuple[str, ...] = STUDY_SWEEPS
     masks: tuple[str, ...] = ()  # mask types to draw; empty: the plain dataset
     masked_sample: int = 15000  # the study's balanced sample of masked images
     quick: bool = False

@@ -89,6 +89,11 @@ def _people(table: pd.DataFrame) -> list:
     return [None if pd.isna(s) else f"{d}:{s}" for d, s in zip(table["dataset"], table["subject"])]
 
 
+def default_protocol(table: pd.DataFrame) -> str:
+    """`subject` where every image has a person, else `source` (FER2013 has no person ids)."""
+    return "subject" if table["subject"].notna().all() else "source"
+
+
 def make_folds(protocol: str, table: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> Folds:
     """The folds of a named protocol over a dataset table (columns emotion, subject, source, mask_type)."""
     check_name("protocol", protocol, PROTOCOLS)
