@@ -241,3 +241,15 @@ def test_auto_protocol_says_when_the_data_has_no_people_and_samples_keep_to_the_
     record = json.loads(out.read_text())
     assert record["protocol"] == "source"
     assert sum(map(sum, record["points"][0]["summary"]["val_confusion"])) == 42  # all 42 training images (asked for 63), no test one
+
+
+def test_reproduce_status_says_which_folds_are_done_without_running_any(kdef_like, tmp_path):
+    args = ("reproduce", kdef_like, "--models", "naive_bayes", "--sweeps", "none", "--augment", "0", "--protocols", "subject",
+            "--size", "16", "--out", tmp_path / "r")
+    wide = {"COLUMNS": "200"}
+    before = runner.invoke(app, [str(a) for a in (*args, "--status")], env=wide)
+    assert before.exit_code == 0, before.output
+    assert "0/5" in before.output and not (tmp_path / "r").exists()
+    assert run(*args).exit_code == 0
+    after = runner.invoke(app, [str(a) for a in (*args, "--status")], env=wide)
+    assert "5/5" in after.output and "naive_bayes subject" in after.output

@@ -142,3 +142,17 @@ def test_logistic_regression_in_the_training_span_is_the_same_model():
     plain = LogisticRegression(C=1.0, max_iter=5000, tol=1e-10).fit(X, y)
     spanned = create_model("logreg", tol=1e-10).fit(X, y)
     assert np.allclose(plain.predict_proba(test), spanned.predict_proba(test), atol=1e-5)
+
+
+def test_pca_fits_are_reused_only_for_the_same_data_and_parameters():
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 40), dtype=np.float32)
+    first, again = PCAProjection(n_components=5).fit(X), PCAProjection(n_components=5).fit(X.copy())
+    assert again.pca_ is first.pca_ and first.transform(X).dtype == np.float32  # a grid's points share their fold's PCA
+    changed = X.copy()
+    changed[0, 0] += 1
+    assert PCAProjection(n_components=5).fit(changed).pca_ is not first.pca_
+    assert PCAProjection(n_components=6).fit(X).pca_ is not first.pca_
+    assert PCAProjection(n_components=5, random_state=None).fit(X).pca_ is not first.pca_
+    fresh = PCAProjection(n_components=5, random_state=np.random.RandomState(0)).fit(X)
+    np.testing.assert_allclose(np.abs(fresh.transform(X)), np.abs(first.transform(X)), atol=1e-4)

@@ -397,6 +397,7 @@ def reproduce(
     epochs: int = typer.Option(30, "--epochs", help="CNNs: training epochs (the study's 30)."),
     early_stopping: Optional[int] = typer.Option(None, "--early-stopping", help="CNNs: stop after this many epochs without a better loss on a fifth of the training fold (never the scored fold); keep the best epoch."),
     unmasked: bool = typer.Option(True, "--unmasked/--no-unmasked", help="Masked runs: also run every model on the plain photos, for the comparison."),
+    status: bool = typer.Option(False, "--status", help="Run nothing: say which folds of this study are done, which CNN folds are part-trained (and at which epoch), which wait."),
     max_batches: Optional[int] = typer.Option(None, "--max-batches", help="CNNs: at most this many batches per epoch (smoke runs)."),
     weights: str = typer.Option("imagenet", "--weights", help="`resnet18`'s ImageNet weights: 'imagenet' is torch's download, which needs the internet; offline, give a checkpoint file (or use resnet18_scratch)."),
     aligned_size: int = typer.Option(0, "--aligned-size", help="Also run the CNNs on face-aligned crops of this size."),
@@ -431,12 +432,30 @@ def reproduce(
             masks=check_names(masks, MASKS, "mask type", MASK_PRESETS),
             augment_fraction=augment, quick=quick, n_splits=folds, seed=seed, pixels=PixelConfig(size, color, crop),
         )
+        if status:
+            _print_status(study, _cache(cache_dir, no_cache))
+            return
         record = run_reproduce(study, out, _cache(cache_dir, no_cache), _compute(jobs, scheduler, cluster, threads))
     for p in study.protocols:
         rows = [r for r in record["models"] if r["config"]["protocol"] == p]
         top = max(rows, key=lambda r: r["summary"]["val_accuracy"]["mean"])
         console.print(f"{p:8s} best {top['config']['model']}: {100 * top['summary']['val_accuracy']['mean']:.1f}% validation accuracy", highlight=False)
     console.print(f"report: {out / 'report.html'} (and report.md); results: {out / 'results.json'}; {record['seconds']:.0f} s", soft_wrap=True)
+
+
+def _print_status(study, cache) -> None:
+    from maskfer.study import study_status
+
+    table = Table("section", "experiment", "folds done", "val acc % (done folds)", "in training", "waiting")
+    for row in study_status(study, cache):
+        folds = row["folds"]
+        done = [f["result"]["val_accuracy"] for f in folds if f["state"] == "done"]
+        training = [f"fold {f['fold'] + 1}: epoch {f['epoch']}" for f in folds if f["state"] == "training"]
+        label = " ".join(str(row[k]) for k in ("model", "sweep", "protocol") if k in row)
+        table.add_row(row["section"], label + (f" {row['params']}" if row["params"] else ""), f"{len(done)}/{len(folds)}",
+                      " ".join(f"{100 * a:.1f}" for a in done), ", ".join(training),
+                      str(sum(f["state"] == "waiting" for f in folds)))
+    console.print(table)
 
 
 @app.command(cls=MaskferCommand)

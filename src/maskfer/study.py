@@ -19,7 +19,7 @@ import maskfer
 from maskfer.data.readers import read_dataset
 from maskfer.data.sampling import balanced_sample
 from maskfer.errors import MaskferError, check_name
-from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many, table_features
+from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many, fold_status, table_features
 from maskfer.core.parallel import ComputeConfig
 from maskfer.evaluation.protocols import PROTOCOLS
 from maskfer.evaluation.sweeps import QUICK_SWEEPS, STUDY_SWEEPS, SWEEPS, sweep_configs, sweep_result
@@ -201,6 +201,53 @@ def _run(entries, features, cache, compute, progress, advancer) -> list[tuple[st
     return out
 
 
+def _study_features(study: StudyConfig, cache: Cache, compute: ComputeConfig, progress, advancer, out: Path):
+    """The study's main data (masked and sampled when `study.masks`) and its features: (dataset, plain, features, masking, advance).
+
+    Masked images go to the cache, or under `out` when the cache is off.
+    """
+    dataset = read_dataset(study.data, study.layout, study.subject_regex)
+    plain = dataset.table
+    if study.sample and not study.masks:
+        plain = balanced_sample(plain, study.sample, seed=study.seed, replace=study.sample_with_replacement)
+    masking = None
+    if study.masks:
+        from maskfer.masks.dataset import MaskingConfig, mask_dataset, masking_summary
+
+        config = MaskingConfig(types=study.masks, seed=study.seed)
+        # Masked images are derived data: they live in the cache, keyed by source and settings.
+        images = (cache.root if cache.enabled else out) / "masked-images" / stable_key(str(dataset.root), asdict(config))
+        task = progress.add_task("masking", total=len(plain))
+        masked = mask_dataset(plain, images, config, cache, compute, on_photo=advancer(task, len(plain), "photos masked"))
+        masking = masking_summary(masked)
+        usable = masked[masked["status"] == "ok"].reset_index(drop=True)
+        if usable.empty:
+            raise MaskferError(f"{dataset.root}: no image could be masked ({masking['failures']})")
+        # The study's balanced sample of masked images: equal emotions and angles where the data allows.
+        main = balanced_sample(usable, study.sample or study.masked_sample, seed=study.seed,
+                               replace=study.sample_with_replacement)
+    else:
+        main = plain
+    task = progress.add_task("features", total=len(main) + (len(plain) if study.masks else 0))
+    advance = advancer(task, len(main), "images")
+    features = table_features(main, study.pixels, cache, advance, compute)
+    return dataset, plain, features, masking, advance
+
+
+def study_status(study: StudyConfig, cache: Cache | None = None) -> list[dict]:
+    """Where a `reproduce` run of `study` stands (masked data and features are read or made; no model runs).
+
+    One row per experiment on the main data: its labels, and each fold's state (see `fold_status`).
+    """
+    cache = cache if cache is not None else Cache()
+    progress, advancer = _progress(False)
+    _, _, features, _, _ = _study_features(study, cache, ComputeConfig(), progress, advancer, cache.root)
+    entries = plan(study)
+    configs = [c for _, _, cs in entries for c in cs]
+    states = iter(fold_status(features, configs, cache))
+    return [{"section": section, **labels, "params": c.params, "folds": next(states)} for section, labels, cs in entries for c in cs]
+
+
 def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
               compute: ComputeConfig = ComputeConfig(), show_progress: bool = True) -> dict:
     """Run the study and write `results.json`, `report.html` and `report.md` into `out`."""
@@ -209,38 +256,15 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
     cache = cache if cache is not None else Cache()
     out = Path(out)
     started = time.perf_counter()
-    dataset = read_dataset(study.data, study.layout, study.subject_regex)
-    plain = dataset.table
-    if study.sample and not study.masks:
-        plain = balanced_sample(plain, study.sample, seed=study.seed, replace=study.sample_with_replacement)
-    masking = None
     progress, advancer = _progress(show_progress)
     with progress:
-        if study.masks:
-            from maskfer.masks.dataset import MaskingConfig, mask_dataset, masking_summary
-
-            config = MaskingConfig(types=study.masks, seed=study.seed)
-            # Masked images are derived data: they live in the cache, keyed by source and settings.
-            images = (cache.root if cache.enabled else out) / "masked-images" / stable_key(str(dataset.root), asdict(config))
-            task = progress.add_task("masking", total=len(plain))
-            masked = mask_dataset(plain, images, config, cache, compute, on_photo=advancer(task, len(plain), "photos masked"))
-            masking = masking_summary(masked)
-            usable = masked[masked["status"] == "ok"].reset_index(drop=True)
-            if usable.empty:
-                raise MaskferError(f"{dataset.root}: no image could be masked ({masking['failures']})")
-            # The study's balanced sample of masked images: equal emotions and angles where the data allows.
-            main = balanced_sample(usable, study.sample or study.masked_sample, seed=study.seed,
-                                   replace=study.sample_with_replacement)
-        else:
-            main = plain
-        task = progress.add_task("features", total=len(main) + (len(plain) if study.masks else 0))
-        advance = advancer(task, len(main), "images")
-        features = table_features(main, study.pixels, cache, advance, compute)
+        dataset, plain, features, masking, advance = _study_features(study, cache, compute, progress, advancer, out)
         sections = _run(plan(study), features, cache, compute, progress, advancer)
         if study.masks and study.unmasked:
             plain_features = table_features(plain, study.pixels, cache, advance, compute)
             sections += _run(plan_unmasked(study), plain_features, cache, compute, progress, advancer)
         if study.aligned_size and plan_aligned(study):
+            main = features.table
             task = progress.add_task("aligned crops", total=len(main))
             aligned = table_features(main, study.aligned_pixels, cache, advancer(task, len(main), "aligned crops"), compute)
             sections += _run(plan_aligned(study), aligned, cache, compute, progress, advancer)
@@ -270,4 +294,5 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
     return record
 
 
-__all__ = ["QUICK_SWEEPS", "STUDY_MODELS", "StudyConfig", "choose_models", "plan", "plan_aligned", "plan_unmasked", "reproduce"]
+__all__ = ["QUICK_SWEEPS", "STUDY_MODELS", "StudyConfig", "choose_models", "plan", "plan_aligned", "plan_unmasked", "reproduce",
+           "study_status"]

@@ -121,14 +121,8 @@ def _fit_folds(tasks: list[tuple], X: np.ndarray, y: np.ndarray) -> list[dict]:
     return [fit_and_score_fold(X, y, *task) for task in tasks]
 
 
-def evaluate_many(features: Features, configs: list[ExperimentConfig], cache: Cache | None = None,
-                  compute: ComputeConfig = ComputeConfig(), on_fold=None) -> list[dict]:
-    """Cross-validate several configs on the same features; all their folds run as one task list.
-
-    Folds found in the cache are not run again, and each finished fold is cached as soon as it
-    is done, so an interrupted run resumes where it stopped.
-    """
-    cache = cache if cache is not None else Cache()
+def _fold_plan(features: Features, configs: list[ExperimentConfig], cache: Cache, compute: ComputeConfig):
+    """Every fold of every config: its task, cache key, (config, fold) owner, and CNN checkpoint path."""
     tasks, keys, owner, checkpoints = [], [], [], []
     for c, config in enumerate(configs):
         if config.pixels != features.config:
@@ -144,10 +138,43 @@ def evaluate_many(features: Features, configs: list[ExperimentConfig], cache: Ca
                           compute.torch_threads))
             keys.append(key)
             owner.append((c, i))
-            checkpoints += [checkpoint] if checkpoint else []
+            checkpoints.append(checkpoint)
+    return tasks, keys, owner, checkpoints
+
+
+def fold_status(features: Features, configs: list[ExperimentConfig], cache: Cache) -> list[list[dict]]:
+    """Where a long run stands, without running anything: for each config, each fold's state.
+
+    A fold is `done` (its scores are cached: `result` holds them), `training` (a CNN checkpoint
+    holds `epoch` finished epochs) or `waiting`.
+    """
+    tasks, keys, owner, checkpoints = _fold_plan(features, configs, cache, ComputeConfig())
+    status: list[list[dict]] = [[] for _ in configs]
+    for key, (c, i), checkpoint in zip(keys, owner, checkpoints):
+        result = cache.load_json("folds", key)
+        if result is not None:
+            status[c].append({"fold": i, "state": "done", "result": result})
+        elif checkpoint and Path(checkpoint).exists():
+            from maskfer.models.cnn import checkpoint_epoch  # torch only where a checkpoint exists
+
+            status[c].append({"fold": i, "state": "training", "epoch": checkpoint_epoch(checkpoint)})
+        else:
+            status[c].append({"fold": i, "state": "waiting"})
+    return status
+
+
+def evaluate_many(features: Features, configs: list[ExperimentConfig], cache: Cache | None = None,
+                  compute: ComputeConfig = ComputeConfig(), on_fold=None) -> list[dict]:
+    """Cross-validate several configs on the same features; all their folds run as one task list.
+
+    Folds found in the cache are not run again, and each finished fold is cached as soon as it
+    is done, so an interrupted run resumes where it stopped.
+    """
+    cache = cache if cache is not None else Cache()
+    tasks, keys, owner, checkpoints = _fold_plan(features, configs, cache, compute)
     done = cached_map(_fit_folds, tasks, keys, cache=cache, kind="folds", args=(features.X, features.y), compute=compute,
                       on_progress=(lambda n: [on_fold() for _ in range(n)]) if on_fold else None)
-    for checkpoint in checkpoints:  # every fold's result is cached now: its per-epoch state is no longer needed
+    for checkpoint in filter(None, checkpoints):  # every fold's result is cached now: its per-epoch state is no longer needed
         Path(checkpoint).unlink(missing_ok=True)
     folds: list[list[dict]] = [[] for _ in configs]
     for (c, i), result in zip(owner, done):

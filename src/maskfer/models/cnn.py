@@ -105,6 +105,14 @@ def _read_training_state(path: str, params: dict, fingerprint: str) -> dict:
     return state
 
 
+def checkpoint_epoch(path: str) -> int:
+    """How many epochs a training checkpoint holds (0 if it cannot be read)."""
+    try:
+        return int(torch.load(Path(path), map_location="cpu", weights_only=True)["epoch"])
+    except Exception:
+        return 0
+
+
 class CNNClassifier(ClassifierMixin, BaseEstimator):
     """A backbone fine-tuned end to end with a new head. Defaults are the study's: batch 60, 30 epochs.
 
