@@ -64,6 +64,29 @@ def test_folds_are_cached_so_a_rerun_fits_nothing(features, tmp_path, monkeypatc
         evaluate(features, ExperimentConfig(model="naive_bayes", pixels=SMALL, seed=1), cache)
 
 
+def test_folds_run_fold_major_so_a_run_stopped_early_has_every_config_started(features, tmp_path, monkeypatch):
+    ran = []
+    fit = experiment.fit_and_score_fold
+    monkeypatch.setattr(experiment, "fit_and_score_fold", lambda X, y, train, test, model, *rest: (
+        ran.append((model, len(test))), fit(X, y, train, test, model, *rest))[1])
+    configs = [ExperimentConfig(model=m, protocol="subject", n_splits=3, pixels=SMALL) for m in ("naive_bayes", "logreg")]
+    results = experiment.evaluate_many(features, configs, Cache(tmp_path / "cache"))
+    assert [model for model, _ in ran] == ["naive_bayes", "logreg"] * 3
+    for result in results:  # each config's folds come back in fold order whatever order they ran in
+        assert [f["fold"] for f in result["folds"]] == [0, 1, 2]
+        assert [f["n_test"] for f in result["folds"]] == [n for m, n in ran if m == result["config"]["model"]]
+
+
+def test_a_masked_study_can_leave_out_its_held_out_mask_runs():
+    from maskfer.study import StudyConfig, plan
+
+    study = StudyConfig(data="x", masks=("surgical", "black", "sport"), models=("naive_bayes",), sweeps=(), augment_fraction=0)
+    assert {section for section, _, _ in plan(study)} == {"models", "held_out_masks", "held_out_renderers"}
+    study = StudyConfig(data="x", masks=("surgical", "black", "sport"), models=("naive_bayes",), sweeps=(), augment_fraction=0,
+                        held_out=False)
+    assert {section for section, _, _ in plan(study)} == {"models"}
+
+
 def test_augmentation_touches_training_folds_only(features, tmp_path):
     plain = evaluate(features, ExperimentConfig(model="naive_bayes", pixels=SMALL), Cache(tmp_path / "c"))
     augmented = evaluate(features, ExperimentConfig(model="naive_bayes", pixels=SMALL, augment=AugmentConfig(fraction=0.5)),

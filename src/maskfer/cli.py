@@ -397,6 +397,7 @@ def reproduce(
     epochs: int = typer.Option(30, "--epochs", help="CNNs: training epochs (the study's 30)."),
     early_stopping: Optional[int] = typer.Option(None, "--early-stopping", help="CNNs: stop after this many epochs without a better loss on a fifth of the training fold (never the scored fold); keep the best epoch."),
     unmasked: bool = typer.Option(True, "--unmasked/--no-unmasked", help="Masked runs: also run every model on the plain photos, for the comparison."),
+    held_out: bool = typer.Option(True, "--held-out/--no-held-out", help="Several mask types: also run every model with each type (and renderer) held out of training."),
     status: bool = typer.Option(False, "--status", help="Run nothing: say which folds of this study are done, which CNN folds are part-trained (and at which epoch), which wait."),
     max_batches: Optional[int] = typer.Option(None, "--max-batches", help="CNNs: at most this many batches per epoch (smoke runs)."),
     weights: str = typer.Option("imagenet", "--weights", help="`resnet18`'s ImageNet weights: 'imagenet' is torch's download, which needs the internet; offline, give a checkpoint file (or use resnet18_scratch)."),
@@ -427,7 +428,7 @@ def reproduce(
         study = StudyConfig(
             data=str(data), layout=layout, subject_regex=subject_regex, sample=sample, sample_with_replacement=sample_replace,
             protocols=check_names(protocols, PROTOCOLS, "protocol"),
-            models=chosen, cnn=cnn, resnet18_weights=weights, aligned_size=aligned_size, unmasked=unmasked,
+            models=chosen, cnn=cnn, resnet18_weights=weights, aligned_size=aligned_size, unmasked=unmasked, held_out=held_out,
             sweeps=check_names(sweeps, SWEEPS, "sweep", {"study": STUDY_SWEEPS, "all": tuple(SWEEPS), "none": ()}),
             masks=check_names(masks, MASKS, "mask type", MASK_PRESETS),
             augment_fraction=augment, quick=quick, n_splits=folds, seed=seed, pixels=PixelConfig(size, color, crop),

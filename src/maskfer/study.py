@@ -87,6 +87,7 @@ class StudyConfig:
     resnet18_weights: str = "imagenet"  # an ImageNet ResNet18 checkpoint file, or "imagenet" (torch's download)
     aligned_size: int = 0  # > 0: the CNNs also run on face-aligned crops of this size, for comparison
     unmasked: bool = True  # masked runs: every model again on the plain photos, for the comparison
+    held_out: bool = True  # several mask types (renderers): every model again with each one held out of training
 
     def __post_init__(self):
         for p in self.protocols:
@@ -142,10 +143,10 @@ def plan(study: StudyConfig) -> list[tuple[str, dict, list[ExperimentConfig]]]:
         for name in study.sweeps:
             configs = sweep_configs(name, study.experiment(protocol=protocol), quick=study.quick)
             entries.append(("sweeps", {"sweep": name, "protocol": protocol}, configs))
-    if len(study.masks) > 1:
+    if study.held_out and len(study.masks) > 1:
         for model in study.models:
             entries.append(("held_out_masks", {"model": model}, [study.experiment(model=model, protocol="mask_type")]))
-    if len(study.renderers) > 1:
+    if study.held_out and len(study.renderers) > 1:
         for model in study.models:
             entries.append(("held_out_renderers", {"model": model}, [study.experiment(model=model, protocol="mask_renderer")]))
     return entries

@@ -139,7 +139,9 @@ def _fold_plan(features: Features, configs: list[ExperimentConfig], cache: Cache
             keys.append(key)
             owner.append((c, i))
             checkpoints.append(checkpoint)
-    return tasks, keys, owner, checkpoints
+    # Fold-major: a long run stopped early has the first folds of every config, not all folds of the first config.
+    order = sorted(range(len(tasks)), key=lambda t: (owner[t][1], owner[t][0]))
+    return tuple([column[t] for t in order] for column in (tasks, keys, owner, checkpoints))
 
 
 def fold_status(features: Features, configs: list[ExperimentConfig], cache: Cache) -> list[list[dict]]:
@@ -153,7 +155,7 @@ def fold_status(features: Features, configs: list[ExperimentConfig], cache: Cach
     for key, (c, i), checkpoint in zip(keys, owner, checkpoints):
         result = cache.load_json("folds", key)
         if result is not None:
-            status[c].append({"fold": i, "state": "done", "result": result})
+            status[c].append({"fold": i, "state": "done", "key": key, "result": result})
         elif checkpoint and Path(checkpoint).exists():
             from maskfer.models.cnn import checkpoint_epoch  # torch only where a checkpoint exists
 
@@ -177,7 +179,7 @@ def evaluate_many(features: Features, configs: list[ExperimentConfig], cache: Ca
     for checkpoint in filter(None, checkpoints):  # every fold's result is cached now: its per-epoch state is no longer needed
         Path(checkpoint).unlink(missing_ok=True)
     folds: list[list[dict]] = [[] for _ in configs]
-    for (c, i), result in zip(owner, done):
+    for (c, i), result in zip(owner, done):  # within a config, folds come in order
         folds[c].append({"fold": i, **{k: v for k, v in result.items() if k != "fold"}})
     data = describe_data(features)
     return [

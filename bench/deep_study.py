@@ -1,0 +1,136 @@
+"""The deep part of the study at its own settings: what has finished, and the curves of what has.
+
+    python bench/deep_study.py            # reads the cache and the recorded folds; trains nothing
+    python bench/deep_study.py --run      # runs (or resumes) every configuration, then reads them
+
+The runs are ordinary `maskfer reproduce` commands on masked TCEP (the study's seven drawn masks,
+8,624 images), one per configuration below; with `--run` they go side by side, one core each
+(masking and features are made once first). Each fold is cached when it ends and every CNN fold
+checkpoints each epoch, so a killed run resumes at the fold and epoch it reached; folds run
+fold-major, so a run stopped early holds the first folds of every model and protocol.
+
+A cache lives on one machine; the study spans sessions on several. So every finished fold is
+also recorded in bench/results/deep_study.json (its cache key, which hashes the masked
+features, the config and the fold, and its scores), and `--run` puts recorded folds back into
+the cache first: a fold finished anywhere is never trained again, and one whose data or
+settings changed has another key and is trained afresh. Part-trained folds stay local.
+
+It prints each configuration's folds (done, part-trained at epoch k, waiting), the validation
+accuracy of each finished fold with its best and final epoch, and draws every finished fold's
+per-epoch training and validation accuracy (docs/deep_study.png).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TCEP = ROOT.parent / "shared" / "data" / "tcep"
+RECORD = ROOT / "bench" / "results" / "deep_study.json"
+COMMON = ["--masks", "drawn", "--sweeps", "none", "--augment", "0", "--no-unmasked", "--no-held-out", "--jobs", "1", "--threads", "1"]
+RUNS = {  # name -> what differs between the runs
+    "30 epochs (the study's)": {"models": ("resnet18_scratch",)},
+    "early stopping (patience 5)": {"models": ("resnet18_scratch", "mobilenet_v2", "efficientnet_lite0"), "early_stopping": 5},
+}
+
+
+def study_for(options: dict):
+    """The StudyConfig that `maskfer reproduce TCEP COMMON OPTIONS` builds (the same folds, the same cache keys)."""
+    from maskfer.masks import MASK_PRESETS
+    from maskfer.study import StudyConfig
+
+    cnn = {"device": "cpu", "epochs": 30, **({"early_stopping": options["early_stopping"]} if "early_stopping" in options else {})}
+    return StudyConfig(data=str(TCEP), masks=MASK_PRESETS["drawn"], sweeps=(), augment_fraction=0.0, unmasked=False,
+                       held_out=False, models=options["models"], protocols=("subject", "random"), cnn=cnn)
+
+
+def cli_options(options: dict) -> list[str]:
+    return ["--models", ",".join(options["models"]), "--protocols", "subject,random",
+            *(["--early-stopping", str(options["early_stopping"])] if "early_stopping" in options else [])]
+
+
+def restore_recorded(cache) -> int:
+    """Put the recorded folds into the cache where it lacks them; returns how many it put."""
+    recorded = json.loads(RECORD.read_text()) if RECORD.exists() else {}
+    missing = {key: result for key, result in recorded.items() if cache.load_json("folds", key) is None}
+    for key, result in missing.items():
+        cache.save_json("folds", key, result)
+    return len(missing)
+
+
+def record_finished(rows: list[dict]) -> None:
+    from maskfer.core.files import atomic_write_json
+
+    recorded = json.loads(RECORD.read_text()) if RECORD.exists() else {}
+    recorded.update({f["key"]: f["result"] for row in rows for f in row["folds"] if f["state"] == "done"})
+    atomic_write_json(RECORD, recorded)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", action="store_true", help="run or resume every configuration first (many hours on 2 cores)")
+    parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "deep_study.png")
+    parser.add_argument("--out", type=Path, default=Path("deep-study"), help="where --run's reports go")
+    args = parser.parse_args()
+    from maskfer.core.cache import Cache
+    from maskfer.study import study_status
+
+    cache = Cache()
+    commands = {name: ["maskfer", "reproduce", str(TCEP), *COMMON, *cli_options(options), "--out", str(args.out / name.split()[0])]
+                for name, options in RUNS.items()}
+    if args.run:
+        print(f"{restore_recorded(cache)} recorded folds put back into the cache {cache.root}", flush=True)
+        study_status(study_for(next(iter(RUNS.values()))), cache)  # masks TCEP and makes its features once, for all runs
+        running = [subprocess.Popen(command) for command in commands.values()]
+        if any(process.wait() for process in running):
+            raise SystemExit("a run failed; its output is above")
+
+    curves = []
+    for name, options in RUNS.items():
+        print(f"\n## {name}\n$ {' '.join(commands[name])}", flush=True)
+        rows = study_status(study_for(options), cache)
+        record_finished(rows)
+        for row in rows:
+            folds = row["folds"]
+            done = [f for f in folds if f["state"] == "done"]
+            training = [f"fold {f['fold'] + 1} at epoch {f['epoch']}" for f in folds if f["state"] == "training"]
+            print(f"{row['model']:18s} {row['protocol']:8s} done {len(done)}/{len(folds)}"
+                  + (f"; training: {', '.join(training)}" if training else ""))
+            for f in done:
+                history = f["result"]["history"]
+                best = max(history, key=lambda h: h["val_accuracy"])
+                print(f"    fold {f['fold'] + 1}: val acc {100 * f['result']['val_accuracy']:.1f}% after {len(history)} epochs "
+                      f"(best in hindsight: epoch {best['epoch']}: {100 * best['val_accuracy']:.1f}%; train acc "
+                      f"{100 * f['result']['train_accuracy']:.1f}%; fit {f['result']['fit_seconds'] / 60:.0f} min)")
+                curves.append((f"{row['model']} {row['protocol']} fold {f['fold'] + 1} ({name})", history))
+            if done:
+                accuracies = [100 * f["result"]["val_accuracy"] for f in done]
+                print(f"    mean over {len(done)} finished folds: {statistics.mean(accuracies):.1f}%")
+    if curves:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(8, 4.5), layout="constrained")
+        ax = figure.subplots()
+        for label, history in curves:
+            ax.plot([h["epoch"] for h in history], [100 * h["val_accuracy"] for h in history], label=label)
+            ax.plot([h["epoch"] for h in history], [100 * h["train_accuracy"] for h in history], ":", color=ax.lines[-1].get_color())
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy % (solid: validation fold, dotted: training)")
+        ax.set_title("CNNs on masked TCEP, finished folds")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        tmp = args.figure.with_suffix(".tmp.png")
+        figure.savefig(tmp, dpi=110)
+        tmp.replace(args.figure)
+        print(f"\nfigure: {args.figure}")
+
+
+if __name__ == "__main__":
+    main()
