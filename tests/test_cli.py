@@ -1,6 +1,7 @@
 """The `maskfer` command, driven in-process."""
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -103,6 +104,7 @@ def test_reproduce_on_a_synthetic_dataset_with_few_options(kdef_like, tmp_path):
     record = json.loads((out / "results.json").read_text())
     assert len(record["models"]) == 4 and not record["sweeps"] and not record["augmented"]
     assert record["dataset"]["skipped"]  # the misnamed files are carried into the results
+    assert re.search(r"folds 1\d/20 after \d+ s, about \d+ s left", result.output)  # a log gets lines with the time left
     page = (out / "report.html").read_text()
     assert "`" not in page.split("<pre>")[0] and "<code>subject</code>" in page  # Markdown's code spans become HTML's
     assert f"maskfer study report: {kdef_like.name}<" in page  # named after the folder given, not the layout

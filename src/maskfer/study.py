@@ -165,6 +165,10 @@ def plan_unmasked(study: StudyConfig) -> list[tuple[str, dict, list[ExperimentCo
             for p in study.protocols for m in study.models]
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
 def _progress(show: bool):
     console = Console(stderr=True)
     progress = Progress(TextColumn("{task.description:28s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -172,15 +176,20 @@ def _progress(show: bool):
     started = time.perf_counter()
 
     def advancer(task, total, label):
-        # A log file gets no live bar, so it gets a line every 5% instead.
-        done = [0]
+        # A log file gets no live bar, so it gets a line every 5% instead, with the time left at the
+        # rate since the first report (which may be a batch of cached items, so it is left out).
+        done, first = [0], []
 
         def advance(n=1):
             progress.advance(task, n)
             before, done[0] = done[0], done[0] + n
+            now = time.perf_counter()
+            first[:] = first or [now, done[0]]
             step = max(1, total // 20)
             if show and not console.is_terminal and before // step != done[0] // step:
-                console.print(f"{label} {done[0]}/{total} after {time.perf_counter() - started:.0f} s", highlight=False)
+                rate = (done[0] - first[1]) / (now - first[0]) if now > first[0] else 0
+                left = f", about {_duration((total - done[0]) / rate)} left" if rate > 0 and done[0] < total else ""
+                console.print(f"{label} {done[0]}/{total} after {_duration(now - started)}{left}", highlight=False)
         return advance
 
     return progress, advancer
