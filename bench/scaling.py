@@ -106,11 +106,12 @@ def draw(runs: list[dict], path: Path) -> None:
     stages = list(runs[0]["seconds"])
     figure = Figure(figsize=(9, 6), layout="constrained")
     ax = figure.subplots()
-    styles = ["-", "--", ":", "-."]
-    for i, stage in enumerate(stages):
+    owner = {stage: stage.rsplit(" ", 1)[0] if stage.endswith((" fit", " predict")) else stage for stage in stages}
+    colour = dict(zip(dict.fromkeys(owner.values()), matplotlib.colormaps["tab10"].colors))
+    for stage in stages:  # a model's fit and predict share a colour; predict is dashed
         values = [r["seconds"][stage] for r in runs]
-        ax.loglog(ns, values, styles[i // 10 % len(styles)], marker="o", markersize=3,
-                  label=f"{stage} (n^{exponent(ns, values):.2f})")
+        ax.loglog(ns, values, "--" if stage.endswith(" predict") else "-", color=colour[owner[stage]], marker="o",
+                  markersize=3, label=f"{stage} (n^{exponent(ns, values):.2f})")
     ax.set_xlabel("images (FER2013 training photos, masked)")
     ax.set_ylabel("seconds, one worker")
     ax.set_title("maskfer: cost of each stage against the number of images")
@@ -128,10 +129,17 @@ def main():
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the CNN epoch")
     parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "scaling.png")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results" / "scaling.json")
+    parser.add_argument("--redraw", action="store_true", help="run nothing: print the table and draw the figure from --results")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one size in this process
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_size(args.one, args.threads)))
+        return
+    if args.redraw:
+        runs = json.loads(args.results.read_text())["runs"]
+        report(runs)
+        draw(runs, args.figure)
+        print(f"figure: {args.figure}")
         return
     runs = []
     for n in (int(s) for s in args.sizes.split(",")):
@@ -143,6 +151,16 @@ def main():
             sys.exit(f"n = {n} failed: {done.stderr.strip().splitlines()[-1:]}")
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"n = {n}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    report(runs)
+    draw(runs, args.figure)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.results.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"sizes": [r["n"] for r in runs], "threads": args.threads, "runs": runs}, indent=1))
+    tmp.replace(args.results)
+    print(f"figure: {args.figure}; results: {args.results}")
+
+
+def report(runs: list[dict]) -> None:
     ns = [r["n"] for r in runs]
     stages = list(runs[0]["seconds"])
     print("| stage | " + " | ".join(f"n={n}" for n in ns) + " | exponent |")
@@ -154,12 +172,6 @@ def main():
     top = max(stages, key=lambda s: runs[-1]["seconds"][s])
     print(f"\nat n={ns[-1]} the dominant stage is {top}: {runs[-1]['seconds'][top]:.0f} s of "
           f"{sum(runs[-1]['seconds'].values()):.0f} s")
-    draw(runs, args.figure)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.results.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"sizes": ns, "threads": args.threads, "runs": runs}, indent=1))
-    tmp.replace(args.results)
-    print(f"figure: {args.figure}; results: {args.results}")
 
 
 if __name__ == "__main__":
