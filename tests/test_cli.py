@@ -223,6 +223,7 @@ def test_the_fast_svm_grid_runs_from_the_cli_and_keeps_the_study_grid(kdef_like,
     assert result.exit_code == 0, result.output
     record = json.loads(out.read_text())
     assert record["model"] == "pca+nystroem_svm" and len(record["points"]) == 8
+    assert re.search(r"folds 16/16 after \d+ s", result.output)  # a log shows the sweep's progress too
     assert {p["params"]["kernel"] for p in record["points"]} == {"rbf", "poly"}
     assert record["protocol"] == "subject"  # auto: every KDEF image names its person
 

@@ -99,8 +99,8 @@ def _parse_params(params: list[str]) -> dict:
     return parsed
 
 
-def _dataset_features(path, layout, subject_regex, pixels, cache, progress, compute=None, sample=None, replace=False, seed=0):
-    """Read a dataset (a balanced `sample` of it if asked) and its features, advancing a progress bar; returns (task, features)."""
+def _dataset_features(path, layout, subject_regex, pixels, cache, display, compute=None, sample=None, replace=False, seed=0):
+    """Read a dataset (a balanced `sample` of it if asked) and its features, showing progress on `display`."""
     from maskfer.core.parallel import ComputeConfig
     from maskfer.data import balanced_sample, read_dataset
     from maskfer.evaluation.experiment import table_features
@@ -110,8 +110,9 @@ def _dataset_features(path, layout, subject_regex, pixels, cache, progress, comp
         if "split" in table and (table["split"] == "train").any():
             table = table[table["split"] == "train"]  # FER2013: its test splits stay unseen, as the study's sample did
         table = balanced_sample(table, sample, seed=seed, replace=replace)
+    progress, advancer = display
     task = progress.add_task("features", total=len(table))
-    return task, table_features(table, pixels, cache, lambda n: progress.advance(task, n), compute or ComputeConfig())
+    return table_features(table, pixels, cache, advancer(task, "images"), compute or ComputeConfig())
 
 
 JOBS = typer.Option(os.cpu_count() or 1, "--jobs", "-j", help="Parallel local workers (default: one per core).", show_default="cores")
@@ -223,15 +224,15 @@ def features(
     cache_dir: Optional[Path] = CACHE_DIR,
 ):
     """Compute (or read from the cache) the study's pixel features for a dataset."""
-    from rich.progress import Progress
-
+    from maskfer.core.progress import progress_display
     from maskfer.features.pixels import PixelConfig
 
     with user_errors():
         cache = _cache(cache_dir, False)
-        with Progress(console=errors, transient=True) as progress:
-            _, result = _dataset_features(path, layout, None, PixelConfig(size=size, color=color), cache, progress,
-                                          _compute(jobs, scheduler, cluster))
+        display = progress_display(transient=True, console=errors)
+        with display[0]:
+            result = _dataset_features(path, layout, None, PixelConfig(size=size, color=color), cache, display,
+                                       _compute(jobs, scheduler, cluster))
     for line in result.errors:
         errors.print(f"unreadable {line}", highlight=False, soft_wrap=True)
     console.print(f"{result.X.shape[0]} x {result.X.shape[1]} features, key {result.key}, cached in {cache.root}")
@@ -251,18 +252,18 @@ def mask(
     cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
     """Draw synthetic masks on every face of a dataset, checked image by image."""
-    from rich.progress import Progress
-
+    from maskfer.core.progress import progress_display
     from maskfer.masks import MASK_PRESETS, MASKS
     from maskfer.masks.dataset import MaskingConfig, mask_folder
 
     with user_errors():
         config = MaskingConfig(types=check_names(types, MASKS, "mask type", MASK_PRESETS), seed=seed,
                                largest=largest, image_format=image_format)
-        with Progress(console=errors) as progress:
+        progress, advancer = progress_display(console=errors)
+        with progress:
             task = progress.add_task("masking", total=None)
             _, summary = mask_folder(path, out, config, layout, subject_regex, _cache(cache_dir, no_cache),
-                                     _compute(jobs, scheduler, cluster), on_photo=lambda n: progress.advance(task, n),
+                                     _compute(jobs, scheduler, cluster), on_photo=advancer(task, "photos masked"),
                                      on_start=lambda n: progress.update(task, total=n))
     for kind, counts in summary["per_type"].items():
         console.print(f"{kind:9s} {counts.get('ok', 0):6d} ok {counts.get('failed', 0):6d} failed", highlight=False)
@@ -302,8 +303,7 @@ def evaluate(
     """Cross-validate one model under one protocol."""
     from dataclasses import replace
 
-    from rich.progress import Progress
-
+    from maskfer.core.progress import progress_display
     from maskfer.evaluation.experiment import ExperimentConfig, evaluate as run_evaluate, save_result
     from maskfer.features.augment import AugmentConfig
     from maskfer.features.pixels import PixelConfig
@@ -314,12 +314,13 @@ def evaluate(
         config = ExperimentConfig(model=model, params=_parse_params(param), n_splits=folds, seed=seed,
                                   pixels=PixelConfig(size, color), augment=AugmentConfig(fraction=augment, seed=seed))
         compute, cache = _compute(jobs, scheduler, cluster), _cache(cache_dir, no_cache)
-        with Progress(console=errors, transient=True) as progress:
-            task, feats = _dataset_features(path, layout, subject_regex, config.pixels, cache, progress, compute)
+        progress, advancer = display = progress_display(transient=True, console=errors)
+        with progress:
+            feats = _dataset_features(path, layout, subject_regex, config.pixels, cache, display, compute)
             protocol = _resolve_protocol(protocol, feats)
             config = replace(config, protocol=protocol)
-            progress.update(task, description=f"{model} folds", completed=0, total=folds)
-            result = run_evaluate(feats, config, cache, compute, on_fold=lambda: progress.advance(task))
+            task = progress.add_task(f"{model} folds", total=folds)
+            result = run_evaluate(feats, config, cache, compute, on_fold=advancer(task, "folds"))
     s = result["summary"]
     console.print(f"{model} under {protocol}: validation accuracy {100 * s['val_accuracy']['mean']:.1f} ± "
                   f"{100 * s['val_accuracy']['std']:.1f}%, MSE {s['val_mse']['mean']:.2f}, macro-F1 {s['val_macro_f1']['mean']:.2f}, "
@@ -349,8 +350,7 @@ def sweep(
     """Run one of the study's hyper-parameter sweeps, in parallel or on a Dask cluster."""
     from dataclasses import replace
 
-    from rich.progress import Progress
-
+    from maskfer.core.progress import progress_display
     from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many, save_result
     from maskfer.evaluation.sweeps import sweep_configs, sweep_result
 
@@ -359,13 +359,14 @@ def sweep(
         if protocol != "auto":
             _resolve_protocol(protocol, None)
         compute, cache = _compute(jobs, scheduler, cluster), _cache(cache_dir, no_cache)
-        with Progress(console=errors, transient=True) as progress:
-            task, feats = _dataset_features(path, layout, subject_regex, configs[0].pixels, cache, progress, compute,
-                                            sample, replace_, seed)
+        progress, advancer = display = progress_display(transient=True, console=errors)
+        with progress:
+            feats = _dataset_features(path, layout, subject_regex, configs[0].pixels, cache, display, compute,
+                                      sample, replace_, seed)
             chosen = _resolve_protocol(protocol, feats)
             configs = [replace(c, protocol=chosen) for c in configs]
-            progress.update(task, description=f"{name}", completed=0, total=len(configs) * folds)
-            result = sweep_result(name, configs, evaluate_many(feats, configs, cache, compute, lambda: progress.advance(task)))
+            task = progress.add_task(f"{name} folds", total=len(configs) * folds)
+            result = sweep_result(name, configs, evaluate_many(feats, configs, cache, compute, advancer(task, "folds")))
     for point in result["points"]:
         console.print(f"{json.dumps(point['params'])}: {100 * point['summary']['val_accuracy']['mean']:.1f}%", highlight=False)
     if out:

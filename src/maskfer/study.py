@@ -12,8 +12,6 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 import maskfer
 from maskfer.data.readers import read_dataset
@@ -21,6 +19,7 @@ from maskfer.data.sampling import balanced_sample
 from maskfer.errors import MaskferError, check_name
 from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many, fold_status, table_features
 from maskfer.core.parallel import ComputeConfig
+from maskfer.core.progress import progress_display
 from maskfer.evaluation.protocols import PROTOCOLS
 from maskfer.evaluation.sweeps import QUICK_SWEEPS, STUDY_SWEEPS, SWEEPS, sweep_configs, sweep_result
 from maskfer.features.augment import AugmentConfig
@@ -165,36 +164,6 @@ def plan_unmasked(study: StudyConfig) -> list[tuple[str, dict, list[ExperimentCo
             for p in study.protocols for m in study.models]
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
-
-
-def _progress(show: bool):
-    console = Console(stderr=True)
-    progress = Progress(TextColumn("{task.description:28s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TimeRemainingColumn(), console=console, disable=not show)
-    started = time.perf_counter()
-
-    def advancer(task, total, label):
-        # A log file gets no live bar, so it gets a line every 5% instead, with the time left at the
-        # rate since the first report (which may be a batch of cached items, so it is left out).
-        done, first = [0], []
-
-        def advance(n=1):
-            progress.advance(task, n)
-            before, done[0] = done[0], done[0] + n
-            now = time.perf_counter()
-            first[:] = first or [now, done[0]]
-            step = max(1, total // 20)
-            if show and not console.is_terminal and before // step != done[0] // step:
-                rate = (done[0] - first[1]) / (now - first[0]) if now > first[0] else 0
-                left = f", about {_duration((total - done[0]) / rate)} left" if rate > 0 and done[0] < total else ""
-                console.print(f"{label} {done[0]}/{total} after {_duration(now - started)}{left}", highlight=False)
-        return advance
-
-    return progress, advancer
-
-
 def _run(entries, features, cache, compute, progress, advancer) -> list[tuple[str, dict, list[ExperimentConfig], list[dict]]]:
     configs = [c for _, _, cs in entries for c in cs]
     if not configs:
@@ -203,7 +172,7 @@ def _run(entries, features, cache, compute, progress, advancer) -> list[tuple[st
     held_out = {p: features.table[p].nunique() for p in ("mask_type", "mask_renderer") if p in features.table}
     total = sum(held_out.get(c.protocol, c.n_splits) for c in configs)
     task = progress.add_task(f"{len(entries)} experiments", total=total)
-    results = evaluate_many(features, configs, cache, compute, on_fold=advancer(task, total, "folds"))
+    results = evaluate_many(features, configs, cache, compute, on_fold=advancer(task, "folds"))
     out, position = [], 0
     for section, labels, cs in entries:
         out.append((section, labels, cs, results[position:position + len(cs)]))
@@ -228,7 +197,7 @@ def _study_features(study: StudyConfig, cache: Cache, compute: ComputeConfig, pr
         # Masked images are derived data: they live in the cache, keyed by source and settings.
         images = (cache.root if cache.enabled else out) / "masked-images" / stable_key(str(dataset.root), asdict(config))
         task = progress.add_task("masking", total=len(plain))
-        masked = mask_dataset(plain, images, config, cache, compute, on_photo=advancer(task, len(plain), "photos masked"))
+        masked = mask_dataset(plain, images, config, cache, compute, on_photo=advancer(task, "photos masked"))
         masking = masking_summary(masked)
         usable = masked[masked["status"] == "ok"].reset_index(drop=True)
         if usable.empty:
@@ -239,7 +208,7 @@ def _study_features(study: StudyConfig, cache: Cache, compute: ComputeConfig, pr
     else:
         main = plain
     task = progress.add_task("features", total=len(main) + (len(plain) if study.masks else 0))
-    advance = advancer(task, len(main), "images")
+    advance = advancer(task, "images")
     features = table_features(main, study.pixels, cache, advance, compute)
     return dataset, plain, features, masking, advance
 
@@ -250,7 +219,7 @@ def study_status(study: StudyConfig, cache: Cache | None = None) -> list[dict]:
     One row per experiment on the main data: its labels, and each fold's state (see `fold_status`).
     """
     cache = cache if cache is not None else Cache()
-    progress, advancer = _progress(False)
+    progress, advancer = progress_display(False)
     _, _, features, _, _ = _study_features(study, cache, ComputeConfig(), progress, advancer, cache.root)
     entries = plan(study)
     configs = [c for _, _, cs in entries for c in cs]
@@ -266,7 +235,7 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
     cache = cache if cache is not None else Cache()
     out = Path(out)
     started = time.perf_counter()
-    progress, advancer = _progress(show_progress)
+    progress, advancer = progress_display(show_progress)
     with progress:
         dataset, plain, features, masking, advance = _study_features(study, cache, compute, progress, advancer, out)
         sections = _run(plan(study), features, cache, compute, progress, advancer)
@@ -276,7 +245,7 @@ def reproduce(study: StudyConfig, out: str | Path, cache: Cache | None = None,
         if study.aligned_size and plan_aligned(study):
             main = features.table
             task = progress.add_task("aligned crops", total=len(main))
-            aligned = table_features(main, study.aligned_pixels, cache, advancer(task, len(main), "aligned crops"), compute)
+            aligned = table_features(main, study.aligned_pixels, cache, advancer(task, "aligned crops"), compute)
             sections += _run(plan_aligned(study), aligned, cache, compute, progress, advancer)
 
     record = {

@@ -220,7 +220,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 left = (self.epochs - epoch - 1) * record["seconds"]
                 print(f"{self.backbone} epoch {epoch + 1}/{self.epochs}: "
                       + " ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch")
-                      + f"; about {left / 60:.0f} min left in this fit", file=sys.stderr, flush=True)
+                      + f"; about {left / 60:.0f} min left in this fit" + (" at most (early stopping)" if self.early_stopping else ""),
+                      file=sys.stderr, flush=True)
             stop = False
             watched = "stop_loss" if "stop_loss" in record else "val_loss"
             if self.early_stopping and watched in record:

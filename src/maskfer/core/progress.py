@@ -1,0 +1,46 @@
+"""Progress for long stages: a live bar on a terminal, and in a log file a line every 5% with the time left."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def progress_display(show: bool = True, transient: bool = False,
+                     console: Console | None = None) -> tuple[Progress, Callable[[int, str], Callable[[int], None]]]:
+    """A Rich progress display on stderr, and `advancer(task, label)`, which makes a task's `advance(n=1)`.
+
+    A terminal gets the live bars (with the time left). A log file gets no live bar, so each
+    `advance` that crosses a 5% step of its task's total prints `label done/total after T, about
+    L left`, L at the rate since the task's first report (which may be a batch of cached items,
+    so it is left out of the rate).
+    """
+    console = console or Console(stderr=True)
+    progress = Progress(TextColumn("{task.description:28s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TimeRemainingColumn(), console=console, disable=not show, transient=transient)
+    started = time.perf_counter()
+
+    def advancer(task, label: str) -> Callable[[int], None]:
+        done, first = [0], []
+
+        def advance(n: int = 1) -> None:
+            progress.advance(task, n)
+            total = progress.tasks[[t.id for t in progress.tasks].index(task)].total
+            before, done[0] = done[0], done[0] + n
+            now = time.perf_counter()
+            first[:] = first or [now, done[0]]
+            step = max(1, int(total or 0) // 20)
+            if show and total and not console.is_terminal and before // step != done[0] // step:
+                rate = (done[0] - first[1]) / (now - first[0]) if now > first[0] else 0
+                left = f", about {duration((total - done[0]) / rate)} left" if rate > 0 and done[0] < total else ""
+                console.print(f"{label} {done[0]}/{total:.0f} after {duration(now - started)}{left}", highlight=False)
+        return advance
+
+    return progress, advancer
