@@ -12,7 +12,6 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-
 import maskfer
 from maskfer.data.readers import read_dataset
 from maskfer.data.sampling import balanced_sample
