@@ -103,10 +103,12 @@ def main():
             for f in done:
                 history = f["result"]["history"]
                 best = max(history, key=lambda h: h["val_accuracy"])
-                print(f"    fold {f['fold'] + 1}: val acc {100 * f['result']['val_accuracy']:.1f}% after {len(history)} epochs "
+                kept = (f", kept epoch {min(history, key=lambda h: h['stop_loss'])['epoch']}" if "stop_loss" in history[0]
+                        else "")  # early stopping keeps the epoch with the lowest loss on its inner split
+                print(f"    fold {f['fold'] + 1}: val acc {100 * f['result']['val_accuracy']:.1f}% after {len(history)} epochs{kept} "
                       f"(best in hindsight: epoch {best['epoch']}: {100 * best['val_accuracy']:.1f}%; train acc "
                       f"{100 * f['result']['train_accuracy']:.1f}%; fit {f['result']['fit_seconds'] / 60:.0f} min)")
-                curves.append((f"{row['model']} {row['protocol']} fold {f['fold'] + 1} ({name})", history))
+                curves.append((row["protocol"], f"{row['model']} fold {f['fold'] + 1} ({name})", history))
             if done:
                 accuracies = [100 * f["result"]["val_accuracy"] for f in done]
                 print(f"    mean over {len(done)} finished folds: {statistics.mean(accuracies):.1f}%")
@@ -116,16 +118,20 @@ def main():
         matplotlib.use("Agg")
         from matplotlib.figure import Figure
 
-        figure = Figure(figsize=(8, 4.5), layout="constrained")
-        ax = figure.subplots()
-        for label, history in curves:
+        protocols = list(dict.fromkeys(protocol for protocol, _, _ in curves))
+        figure = Figure(figsize=(6 * len(protocols), 4.8), layout="constrained")
+        axes = dict(zip(protocols, figure.subplots(1, len(protocols), sharey=True, squeeze=False)[0]))
+        for protocol, label, history in curves:
+            ax = axes[protocol]
             ax.plot([h["epoch"] for h in history], [100 * h["val_accuracy"] for h in history], label=label)
             ax.plot([h["epoch"] for h in history], [100 * h["train_accuracy"] for h in history], ":", color=ax.lines[-1].get_color())
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("accuracy % (solid: validation fold, dotted: training)")
-        ax.set_title("CNNs on masked TCEP, finished folds")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        for protocol, ax in axes.items():
+            ax.set_title(f"protocol {protocol}")
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        axes[protocols[0]].set_ylabel("accuracy % (solid: validation fold, dotted: training)")
+        figure.suptitle("CNNs on masked TCEP (seven drawn masks), finished folds")
         tmp = args.figure.with_suffix(".tmp.png")
         figure.savefig(tmp, dpi=110)
         tmp.replace(args.figure)
