@@ -63,11 +63,13 @@ def restore_recorded(cache) -> int:
 
 
 def record_finished(rows: list[dict]) -> None:
-    from maskfer.core.files import atomic_write_json
+    from maskfer.core.files import atomic_write_text
 
     recorded = json.loads(RECORD.read_text()) if RECORD.exists() else {}
     recorded.update({f["key"]: f["result"] for row in rows for f in row["folds"] if f["state"] == "done"})
-    atomic_write_json(RECORD, recorded)
+    # One fold a line: a finished fold is one added line in the repository's history.
+    lines = [f"{json.dumps(key)}: {json.dumps(result, sort_keys=True)}" for key, result in sorted(recorded.items())]
+    atomic_write_text(RECORD, "{\n" + ",\n".join(lines) + "\n}\n")
 
 
 def main():
