@@ -153,10 +153,9 @@ def main():
         print(f"n = {n}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     report(runs)
     draw(runs, args.figure)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.results.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"sizes": [r["n"] for r in runs], "threads": args.threads, "runs": runs}, indent=1))
-    tmp.replace(args.results)
+    from maskfer.core.files import atomic_write_json
+
+    atomic_write_json(args.results, {"sizes": [r["n"] for r in runs], "threads": args.threads, "runs": runs})
     print(f"figure: {args.figure}; results: {args.results}")
 
 

@@ -229,8 +229,8 @@ def features(
 
     with user_errors():
         cache = _cache(cache_dir, False)
-        display = progress_display(transient=True, console=errors)
-        with display[0]:
+        progress, _ = display = progress_display(transient=True, console=errors)
+        with progress:
             result = _dataset_features(path, layout, None, PixelConfig(size=size, color=color), cache, display,
                                        _compute(jobs, scheduler, cluster))
     for line in result.errors:

@@ -28,19 +28,18 @@ def progress_display(show: bool = True, transient: bool = False,
     started = time.perf_counter()
 
     def advancer(task, label: str) -> Callable[[int], None]:
-        done, first = [0], []
+        first = []  # (time, count) of the task's first report
 
         def advance(n: int = 1) -> None:
             progress.advance(task, n)
-            total = progress.tasks[[t.id for t in progress.tasks].index(task)].total
-            before, done[0] = done[0], done[0] + n
-            now = time.perf_counter()
-            first[:] = first or [now, done[0]]
+            state = next(t for t in progress.tasks if t.id == task)  # Rich counts even when the display is off
+            done, total, now = state.completed, state.total, time.perf_counter()
+            first[:] = first or [now, done]
             step = max(1, int(total or 0) // 20)
-            if show and total and not console.is_terminal and before // step != done[0] // step:
-                rate = (done[0] - first[1]) / (now - first[0]) if now > first[0] else 0
-                left = f", about {duration((total - done[0]) / rate)} left" if rate > 0 and done[0] < total else ""
-                console.print(f"{label} {done[0]}/{total:.0f} after {duration(now - started)}{left}", highlight=False)
+            if show and total and not console.is_terminal and (done - n) // step != done // step:
+                rate = (done - first[1]) / (now - first[0]) if now > first[0] else 0
+                left = f", about {duration((total - done) / rate)} left" if rate > 0 and done < total else ""
+                console.print(f"{label} {done:.0f}/{total:.0f} after {duration(now - started)}{left}", highlight=False)
         return advance
 
     return progress, advancer
