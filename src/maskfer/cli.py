@@ -489,8 +489,7 @@ def predict(
     """Read the expression of every face in photos, folders and videos; one row per face."""
     from contextlib import nullcontext
 
-    from rich.progress import Progress
-
+    from maskfer.core.progress import progress_display
     from maskfer.prediction.batch import PredictConfig, RowWriter, annotation_names, expand_inputs, format_rows, predict_files
     from maskfer.prediction.model import load_mask_check, load_model
 
@@ -503,9 +502,11 @@ def predict(
     for problem in problems:
         errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
     failed, read, faces = len(problems), 0, 0
-    with writer, Progress(console=errors, transient=True, disable=len(files) < 2) as progress:
-        task = progress.add_task("predicting", total=len(files))
-        for file_rows, problem in predict_files(files, config, annotate, lambda _: progress.advance(task),
+    # A live bar on a terminal only: in a log, stderr holds problems and nothing else.
+    progress, advancer = progress_display(len(files) > 1 and errors.is_terminal, transient=True, console=errors)
+    with writer, progress:
+        advance = advancer(progress.add_task("predicting", total=len(files)), "files predicted")
+        for file_rows, problem in predict_files(files, config, annotate, lambda _: advance(),
                                                 annotation_names(files, paths), overwrite):
             if problem:
                 failed += 1
