@@ -110,7 +110,7 @@ def main():
                 print(f"    fold {f['fold'] + 1}: val acc {100 * f['result']['val_accuracy']:.1f}% after {len(history)} epochs{kept} "
                       f"(best in hindsight: epoch {best['epoch']}: {100 * best['val_accuracy']:.1f}%; train acc "
                       f"{100 * f['result']['train_accuracy']:.1f}%; fit {f['result']['fit_seconds'] / 60:.0f} min)")
-                curves.append((row["protocol"], f"{row['model']} fold {f['fold'] + 1} ({name})", history))
+                curves.append((row["protocol"], f"{row['model']} ({name})", history))
             if done:
                 accuracies = [100 * f["result"]["val_accuracy"] for f in done]
                 print(f"    mean over {len(done)} finished folds: {statistics.mean(accuracies):.1f}%")
@@ -121,19 +121,23 @@ def main():
         from matplotlib.figure import Figure
 
         protocols = list(dict.fromkeys(protocol for protocol, _, _ in curves))
+        # One colour per model and run, its folds drawn alike and named once, so the legend stays short.
+        colours = {label: f"C{i}" for i, label in enumerate(dict.fromkeys(label for _, label, _ in curves))}
         figure = Figure(figsize=(6 * len(protocols), 4.8), layout="constrained")
         axes = dict(zip(protocols, figure.subplots(1, len(protocols), sharey=True, squeeze=False)[0]))
         for protocol, label, history in curves:
-            ax = axes[protocol]
-            ax.plot([h["epoch"] for h in history], [100 * h["val_accuracy"] for h in history], label=label)
-            ax.plot([h["epoch"] for h in history], [100 * h["train_accuracy"] for h in history], ":", color=ax.lines[-1].get_color())
+            ax, epochs = axes[protocol], [h["epoch"] for h in history]
+            named = label in ax.get_legend_handles_labels()[1]
+            ax.plot(epochs, [100 * h["val_accuracy"] for h in history], color=colours[label], alpha=0.8,
+                    label=None if named else label)
+            ax.plot(epochs, [100 * h["train_accuracy"] for h in history], ":", color=colours[label], alpha=0.8)
         for protocol, ax in axes.items():
             ax.set_title(f"protocol {protocol}")
             ax.set_xlabel("epoch")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
         axes[protocols[0]].set_ylabel("accuracy % (solid: validation fold, dotted: training)")
-        figure.suptitle("CNNs on masked TCEP (seven drawn masks), finished folds")
+        figure.suptitle("CNNs on masked TCEP (seven drawn masks), every finished fold")
         tmp = args.figure.with_suffix(".tmp.png")
         figure.savefig(tmp, dpi=110)
         tmp.replace(args.figure)
