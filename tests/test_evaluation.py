@@ -64,6 +64,15 @@ def test_folds_are_cached_so_a_rerun_fits_nothing(features, tmp_path, monkeypatc
         evaluate(features, ExperimentConfig(model="naive_bayes", pixels=SMALL, seed=1), cache)
 
 
+def test_cached_folds_are_reported_in_one_call_so_the_time_left_leaves_them_out(features, tmp_path):
+    cache, config = Cache(tmp_path / "cache"), ExperimentConfig(model="naive_bayes", pixels=SMALL)
+    fresh, cached = [], []
+    evaluate(features, config, cache, on_fold=fresh.append)
+    evaluate(features, config, cache, on_fold=cached.append)
+    assert fresh == [1] * config.n_splits  # each fold as it ends
+    assert cached == [config.n_splits]
+
+
 def test_folds_run_fold_major_so_a_run_stopped_early_has_every_config_started(features, tmp_path, monkeypatch):
     ran = []
     fit = experiment.fit_and_score_fold

@@ -170,12 +170,13 @@ def evaluate_many(features: Features, configs: list[ExperimentConfig], cache: Ca
     """Cross-validate several configs on the same features; all their folds run as one task list.
 
     Folds found in the cache are not run again, and each finished fold is cached as soon as it
-    is done, so an interrupted run resumes where it stopped.
+    is done, so an interrupted run resumes where it stopped. `on_fold(n)` hears n more finished
+    folds: the cached ones in one call (so a time-left estimate can leave them out), then each as it ends.
     """
     cache = cache if cache is not None else Cache()
     tasks, keys, owner, checkpoints = _fold_plan(features, configs, cache, compute)
     done = cached_map(_fit_folds, tasks, keys, cache=cache, kind="folds", args=(features.X, features.y), compute=compute,
-                      on_progress=(lambda n: [on_fold() for _ in range(n)]) if on_fold else None)
+                      on_progress=on_fold)
     for checkpoint in filter(None, checkpoints):  # every fold's result is cached now: its per-epoch state is no longer needed
         Path(checkpoint).unlink(missing_ok=True)
     folds: list[list[dict]] = [[] for _ in configs]
