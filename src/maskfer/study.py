@@ -206,7 +206,8 @@ def _study_features(study: StudyConfig, cache: Cache, compute: ComputeConfig, pr
                                replace=study.sample_with_replacement)
     else:
         main = plain
-    task = progress.add_task("features", total=len(main) + (len(plain) if study.masks else 0))
+    # The plain photos' features are made later, for the unmasked comparison, only where it runs.
+    task = progress.add_task("features", total=len(main) + (len(plain) if study.masks and study.unmasked else 0))
     advance = advancer(task, "images")
     features = table_features(main, study.pixels, cache, advance, compute)
     return dataset, plain, features, masking, advance
