@@ -72,6 +72,32 @@ def record_finished(rows: list[dict]) -> None:
     atomic_write_text(RECORD, "{\n" + ",\n".join(lines) + "\n}\n")
 
 
+def print_table(table: dict) -> None:
+    """The README's table: each finished fold's validation accuracy (%), its epochs trained (kept), and fit minutes."""
+    protocols = list(dict.fromkeys(p for by_protocol in table.values() for p in by_protocol))
+    print("\n| run | model | " + " | ".join(f"`{p}`, per fold (mean)" for p in protocols)
+          + " | epochs trained (kept) | fit min per fold |")
+    print("|---" * (len(protocols) + 4) + "|")
+    for (name, model), by_protocol in table.items():
+        cells, epochs, minutes = [], [], []
+        for protocol in protocols:
+            done = by_protocol.get(protocol, [])
+            if not done:
+                cells.append("—")
+                continue
+            accuracies = [100 * f["result"]["val_accuracy"] for f in done]
+            cells.append(" / ".join(f"{a:.1f}" for a in accuracies) + f" ({statistics.mean(accuracies):.1f})")
+            trained = []
+            for f in done:
+                history = f["result"]["history"]
+                kept = min(history, key=lambda h: h["stop_loss"])["epoch"] if "stop_loss" in history[0] else len(history)
+                trained.append(f"{len(history)} ({kept})" if kept != len(history) else str(len(history)))
+            fits = [f["result"]["fit_seconds"] / 60 for f in done]
+            epochs.append(f"{protocol}: {', '.join(trained)}")
+            minutes.append(f"{protocol} {min(fits):.0f}" + (f"–{max(fits):.0f}" if round(max(fits)) != round(min(fits)) else ""))
+        print(f"| {name} | {model} | " + " | ".join(cells) + f" | {'; '.join(epochs)} | {'; '.join(minutes)} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", action="store_true", help="run or resume every configuration first (many hours on 2 cores)")
@@ -91,7 +117,7 @@ def main():
         if any(process.wait() for process in running):
             raise SystemExit("a run failed; its output is above")
 
-    curves = []
+    curves, table = [], {}  # table: (run, model) -> protocol -> finished folds
     for name, options in RUNS.items():
         print(f"\n## {name}\n$ {' '.join(commands[name])}", flush=True)
         rows = study_status(study_for(options), cache)
@@ -114,6 +140,8 @@ def main():
             if done:
                 accuracies = [100 * f["result"]["val_accuracy"] for f in done]
                 print(f"    mean over {len(done)} finished folds: {statistics.mean(accuracies):.1f}%")
+            table.setdefault((name, row["model"]), {})[row["protocol"]] = done
+    print_table(table)
     if curves:
         import matplotlib
 
