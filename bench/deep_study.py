@@ -72,6 +72,11 @@ def record_finished(rows: list[dict]) -> None:
     atomic_write_text(RECORD, "{\n" + ",\n".join(lines) + "\n}\n")
 
 
+def kept_epoch(history: list[dict]) -> int:
+    """The epoch whose weights a fold kept: early stopping keeps the lowest loss on its inner split, else the last."""
+    return min(history, key=lambda h: h["stop_loss"])["epoch"] if "stop_loss" in history[0] else len(history)
+
+
 def print_table(table: dict) -> None:
     """The README's table: each finished fold's validation accuracy (%), its epochs trained (kept), and fit minutes."""
     protocols = list(dict.fromkeys(p for by_protocol in table.values() for p in by_protocol))
@@ -90,7 +95,7 @@ def print_table(table: dict) -> None:
             trained = []
             for f in done:
                 history = f["result"]["history"]
-                kept = min(history, key=lambda h: h["stop_loss"])["epoch"] if "stop_loss" in history[0] else len(history)
+                kept = kept_epoch(history)
                 trained.append(f"{len(history)} ({kept})" if kept != len(history) else str(len(history)))
             fits = [f["result"]["fit_seconds"] / 60 for f in done]
             epochs.append(f"{protocol}: {', '.join(trained)}")
@@ -131,15 +136,11 @@ def main():
             for f in done:
                 history = f["result"]["history"]
                 best = max(history, key=lambda h: h["val_accuracy"])
-                kept = (f", kept epoch {min(history, key=lambda h: h['stop_loss'])['epoch']}" if "stop_loss" in history[0]
-                        else "")  # early stopping keeps the epoch with the lowest loss on its inner split
+                kept = f", kept epoch {kept_epoch(history)}" if "stop_loss" in history[0] else ""
                 print(f"    fold {f['fold'] + 1}: val acc {100 * f['result']['val_accuracy']:.1f}% after {len(history)} epochs{kept} "
                       f"(best in hindsight: epoch {best['epoch']}: {100 * best['val_accuracy']:.1f}%; train acc "
                       f"{100 * f['result']['train_accuracy']:.1f}%; fit {f['result']['fit_seconds'] / 60:.0f} min)")
                 curves.append((row["protocol"], f"{row['model']} ({name})", history))
-            if done:
-                accuracies = [100 * f["result"]["val_accuracy"] for f in done]
-                print(f"    mean over {len(done)} finished folds: {statistics.mean(accuracies):.1f}%")
             table.setdefault((name, row["model"]), {})[row["protocol"]] = done
     print_table(table)
     if curves:
