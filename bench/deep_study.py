@@ -17,7 +17,8 @@ settings changed has another key and is trained afresh. Part-trained folds stay 
 
 It prints each configuration's folds (done, part-trained at epoch k, waiting), the validation
 accuracy of each finished fold with its best and final epoch, and draws every finished fold's
-per-epoch training and validation accuracy (docs/deep_study.png).
+per-epoch training and validation accuracy (docs/deep_study.png). Once all of a run's folds are done,
+its reproduce writes the study's report into docs/deep-study/<run>/ (report.md with its figures).
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", action="store_true", help="run or resume every configuration first (many hours on 2 cores)")
     parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "deep_study.png")
-    parser.add_argument("--out", type=Path, default=Path("deep-study"), help="where --run's reports go")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "deep-study",
+                        help="where --run's reports go (report.md and its figures are kept in the repository)")
     args = parser.parse_args()
     from maskfer.core.cache import Cache
     from maskfer.study import study_status
