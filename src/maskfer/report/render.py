@@ -136,8 +136,8 @@ def build_blocks(record: dict) -> list[tuple]:
         blocks += [("h2", "Training curves"),
                    ("p", "Accuracy and loss per epoch for the CNNs (the study's Figure 6), averaged over the folds; the "
                          "validation fold is scored after every epoch but never used to choose anything (early stopping, "
-                         "where it is on, watches a fifth of the training fold instead). Where early stopping ended the "
-                         "folds at different epochs, a curve stops at the last epoch of its shortest fold."),
+                         f"where it is on, watches 1/{study['n_splits']} of the training fold instead). Where early "
+                         "stopping ended the folds at different epochs, a curve stops at the last epoch of its shortest fold."),
                    ("figure", "training_curves", figures.training_curves(curves))]
     if record["augmented"]:
         blocks += [
