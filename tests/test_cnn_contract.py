@@ -137,3 +137,49 @@ def test_probabilities_are_the_softmax_of_the_decision_function():
     softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
     assert np.allclose(softmax / softmax.sum(axis=1, keepdims=True), model.predict_proba(X), atol=1e-5)
     assert np.array_equal(model.classes_[logits.argmax(axis=1)], model.predict(X))
+
+
+def test_uint8_rows_train_and_predict_as_the_same_images_scaled_to_one():
+    X, y = _images()
+    pixels = np.round(X * 255).astype(np.uint8)
+    scaled = pixels.astype(np.float32) / 255
+    assert np.allclose(_classifier().fit(pixels, y).predict_proba(pixels), _classifier().fit(scaled, y).predict_proba(scaled),
+                       atol=1e-5)
+
+
+def test_one_hot_soft_targets_train_exactly_as_the_labels_and_others_change_the_fit():
+    X, y = _images()
+    classes = sorted(set(y))
+    onehot = np.eye(len(classes))[np.searchsorted(classes, y)]
+    plain = _classifier().fit(X, y).predict_proba(X)
+    assert np.allclose(_classifier().fit(X, y, soft_targets=onehot).predict_proba(X), plain, atol=1e-6)
+    assert not np.allclose(_classifier().fit(X, y, soft_targets=np.full_like(onehot, 1 / 3)).predict_proba(X), plain, atol=1e-4)
+
+
+def test_soft_targets_of_the_wrong_shape_or_sign_are_refused():
+    from maskfer.errors import MaskferError
+
+    X, y = _images()
+    with pytest.raises(MaskferError, match="soft_targets must be 24 x 3"):
+        _classifier().fit(X, y, soft_targets=np.ones((24, 2)))
+    with pytest.raises(MaskferError, match="non-negative"):
+        _classifier().fit(X, y, soft_targets=-np.ones((24, 3)))
+
+
+def test_the_training_loss_is_cross_entropy_on_adjusted_logits_and_soft_targets():
+    import torch
+
+    from maskfer.models.cnn import training_loss
+
+    logits, labels = torch.randn(6, 3, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 2, 0, 0, 0])
+    onehot = torch.eye(3)[labels]
+    assert torch.isclose(training_loss(logits, onehot), torch.nn.functional.cross_entropy(logits, labels))
+    prior = torch.tensor([4 / 6, 1 / 6, 1 / 6])
+    shift = 1.0 * prior.log()
+    assert torch.isclose(training_loss(logits, onehot, shift), torch.nn.functional.cross_entropy(logits + shift, labels))
+    # A rare class is owed a larger logit: at equal logits its adjusted loss is higher than the common class's.
+    flat = torch.zeros(2, 3)
+    rare, common = training_loss(flat[:1], torch.eye(3)[[1]], shift), training_loss(flat[:1], torch.eye(3)[[0]], shift)
+    assert rare > common
+    half = torch.full((1, 3), 1 / 3)
+    assert torch.isclose(training_loss(flat[:1], half), torch.log(torch.tensor(3.0)))

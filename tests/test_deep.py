@@ -166,7 +166,8 @@ def test_imagenet_weights_are_found_where_they_ship_or_in_torchs_cache(tmp_path,
     from maskfer.models.backbones import imagenet_available
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    assert imagenet_available("mobilenet_v2") and imagenet_available("efficientnet_lite0")  # shipped by packages
+    for name in ("mobilenet_v2", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
+        assert imagenet_available(name)  # shipped by packages
     assert not imagenet_available("resnet18")
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "resnet18-f37072fd.pth").write_bytes(b"")  # where torch's download would put it

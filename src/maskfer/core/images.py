@@ -22,6 +22,9 @@ ENCODINGS = ("png", "jpg")
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"})
 
 
+# ImageNet's channel mean and std (RGB, pixels in [0, 1]): what every ImageNet-initialised network expects.
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 MAX_PIXELS = 40_000_000  # about 7,300 x 5,500: a larger image is refused from its header, before decoding
 MIN_SIDE = 2
 

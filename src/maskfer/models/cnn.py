@@ -28,10 +28,12 @@ from maskfer.core.cache import Cache, cached_map, stable_key
 from maskfer.core.files import atomic_write_bytes
 from maskfer.models.backbones import BACKBONES, WEIGHTS, create_backbone
 
+from maskfer.core.images import IMAGENET_MEAN, IMAGENET_STD
+
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("none", "cosine")
-_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+MEAN = torch.from_numpy(IMAGENET_MEAN).view(1, 3, 1, 1)
+STD = torch.from_numpy(IMAGENET_STD).view(1, 3, 1, 1)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -44,16 +46,33 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def to_images(X: np.ndarray) -> torch.Tensor:
-    """(N, side*side*3) rows in [0, 1] -> ImageNet-normalised (N, 3, side, side) tensor."""
-    X = np.asarray(X, dtype=np.float32)
+def to_pixels(X: np.ndarray) -> torch.Tensor:
+    """(N, side*side*3) rows, uint8 in 0..255 or float in [0, 1] -> (N, side, side, 3) tensor of the same dtype.
+
+    uint8 rows stay uint8 (a 100,000-face set at 96x96 is 2.8 GB, not 11 GB); `normalise` scales each batch.
+    """
+    X = np.asarray(X)
+    if X.dtype != np.uint8:
+        X = X.astype(np.float32, copy=False)
     if not X.flags.writeable:  # torch tensors may not share read-only memory
         X = X.copy()
     side = int(round(np.sqrt(X.shape[1] / 3)))
     if side * side * 3 != X.shape[1]:
         raise MaskferError(f"CNN input rows must be flattened side x side x 3 RGB images; got {X.shape[1]} values per row")
-    images = torch.from_numpy(X.reshape(-1, side, side, 3)).permute(0, 3, 1, 2)
-    return (images - _MEAN) / _STD
+    return torch.from_numpy(X.reshape(-1, side, side, 3))
+
+
+def normalise(pixels: torch.Tensor) -> torch.Tensor:
+    """(N, side, side, 3) pixels from `to_pixels` -> ImageNet-normalised float (N, 3, side, side)."""
+    images = pixels.permute(0, 3, 1, 2).float()
+    if pixels.dtype == torch.uint8:
+        images = images / 255
+    return (images - MEAN) / STD
+
+
+def to_images(X: np.ndarray) -> torch.Tensor:
+    """(N, side*side*3) rows -> ImageNet-normalised (N, 3, side, side) tensor."""
+    return normalise(to_pixels(X))
 
 
 def _check_common(backbone: str, weights: str, device: str):
@@ -74,11 +93,22 @@ def _random_shift(batch: torch.Tensor, pixels: int, generator: torch.Generator) 
 TRAINING_STATE = "maskfer-cnn-training-state"
 
 
-def _data_fingerprint(X: np.ndarray, y: np.ndarray) -> str:
-    """A cheap content key of the training data (labels, shape and every 97th row), for resuming."""
-    digest = hashlib.blake2b(str(X.shape).encode(), digest_size=16)
+def _target_distribution(labels: np.ndarray, n_classes: int, soft_targets=None) -> np.ndarray:
+    """One target row per image: the label one-hot, or the given distributions (checked, renormalised)."""
+    if soft_targets is None:
+        return np.eye(n_classes, dtype=np.float32)[labels]
+    soft = np.asarray(soft_targets, dtype=np.float32)
+    if soft.shape != (len(labels), n_classes) or not np.isfinite(soft).all() or (soft < 0).any() or (soft.sum(1) <= 0).any():
+        raise MaskferError(f"soft_targets must be {len(labels)} x {n_classes} non-negative rows with a positive sum; "
+                           f"got shape {soft.shape}")
+    return soft / soft.sum(1, keepdims=True)
+
+
+def _data_fingerprint(X: np.ndarray, targets: np.ndarray) -> str:
+    """A cheap content key of the training data (targets, shape, dtype and every 97th row), for resuming."""
+    digest = hashlib.blake2b(f"{X.shape} {X.dtype}".encode(), digest_size=16)
     digest.update(np.ascontiguousarray(X[::97]).tobytes())
-    digest.update(np.asarray(y).astype(str).tobytes())
+    digest.update(np.ascontiguousarray(targets).tobytes())
     return digest.hexdigest()
 
 
@@ -113,6 +143,15 @@ def checkpoint_epoch(path: str) -> int:
         return 0
 
 
+def training_loss(logits: torch.Tensor, targets: torch.Tensor, adjustment: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """Cross-entropy of target distributions (rows summing to 1) against softmax(logits + adjustment), averaged.
+
+    With one-hot targets and no adjustment it is the usual cross-entropy; `adjustment` is
+    tau * log(prior) for logit adjustment, added in training only.
+    """
+    return -(targets * (logits + adjustment).log_softmax(1)).sum(1).mean()
+
+
 class CNNClassifier(ClassifierMixin, BaseEstimator):
     """A backbone fine-tuned end to end with a new head. Defaults are the study's: batch 60, 30 epochs.
 
@@ -123,13 +162,19 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     `eval_set` is the fold you report, so nothing is chosen on it. With `checkpoint` (a file path), the whole training
     state is saved there after every epoch, and a later `fit` on the same data and settings
     continues from the last finished epoch: a killed run loses at most one epoch.
+
+    Rows may be uint8 (0..255; kept uint8 in memory and scaled per batch) or float in [0, 1].
+    `fit(..., soft_targets=P)` trains on target distributions (one row per image, columns in the
+    order of the sorted labels: e.g. annotators' votes, or a teacher's probabilities mixed with the
+    label) instead of the labels alone. `logit_adjustment` (tau) adds tau * log(class prior) to the
+    logits in the training loss only (Menon et al. 2021), so rare classes are not starved.
     """
 
     def __init__(self, backbone: str = "resnet18", weights: str = "imagenet", epochs: int = 30, batch_size: int = 60,
                  optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0, schedule: str = "none",
                  early_stopping: int | None = None, max_batches: int | None = None, augment_flip: bool = False,
-                 augment_shift: int = 0, device: str = "cpu", threads: int | None = None, random_state: int = 0, verbose: bool = False,
-                 checkpoint: str | None = None):
+                 augment_shift: int = 0, logit_adjustment: float = 0.0, device: str = "cpu", threads: int | None = None,
+                 random_state: int = 0, verbose: bool = False, checkpoint: str | None = None):
         self.backbone = backbone
         self.weights = weights
         self.epochs = epochs
@@ -142,14 +187,15 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.max_batches = max_batches
         self.augment_flip = augment_flip
         self.augment_shift = augment_shift
+        self.logit_adjustment = logit_adjustment
         self.device = device
         self.threads = threads
         self.random_state = random_state
         self.verbose = verbose
         self.checkpoint = checkpoint
 
-    def fit(self, X, y, eval_set=None, stop_set=None):
-        X, y = validate_data(self, X, y, dtype=np.float32)
+    def fit(self, X, y, eval_set=None, stop_set=None, soft_targets=None):
+        X, y = validate_data(self, X, y, dtype=(np.float32, np.uint8))
         device = _check_common(self.backbone, self.weights, self.device)
         check_name("optimizer", self.optimizer, OPTIMIZERS)
         check_name("schedule", self.schedule, SCHEDULES)
@@ -157,125 +203,146 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             torch.set_num_threads(self.threads)
         torch.manual_seed(self.random_state)
         self.classes_ = unique_labels(y)
-        targets = torch.from_numpy(np.searchsorted(self.classes_, y)).long()
-        images = to_images(X)
+        labels = np.searchsorted(self.classes_, y)
+        targets = torch.from_numpy(_target_distribution(labels, len(self.classes_), soft_targets))
+        prior = np.bincount(labels, minlength=len(self.classes_)) / len(labels)
+        adjustment = torch.from_numpy(self.logit_adjustment * np.log(np.maximum(prior, 1e-8))).float().to(device)
         model = create_backbone(self.backbone, len(self.classes_), self.weights).to(device)
-        params = model.parameters()
-        optimizer = (torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay) if self.optimizer == "adam"
-                     else torch.optim.SGD(params, lr=self.lr, momentum=0.9, weight_decay=self.weight_decay))
-        steps = int(np.ceil(len(y) / self.batch_size))
-        if self.max_batches:
-            steps = min(steps, self.max_batches)
+        optimizer = (torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay) if self.optimizer == "adam"
+                     else torch.optim.SGD(model.parameters(), lr=self.lr, momentum=0.9, weight_decay=self.weight_decay))
+        steps = min(int(np.ceil(len(y) / self.batch_size)), self.max_batches or np.inf)
         scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, self.epochs * steps))
                      if self.schedule == "cosine" else None)
-        generator = torch.Generator().manual_seed(self.random_state)
-        self.history_ = []
-        best, best_state, waited, start_epoch = np.inf, None, 0, 0
-        fingerprint = _data_fingerprint(X, y)
+        run = {"model": model, "optimizer": optimizer, "scheduler": scheduler,
+               "generator": torch.Generator().manual_seed(self.random_state), "history": [], "best": np.inf,
+               "best_state": None, "waited": 0, "epoch": 0, "data": _data_fingerprint(X, targets.numpy())}
         if self.checkpoint and Path(self.checkpoint).exists():
-            state = _read_training_state(self.checkpoint, self._resume_params(), fingerprint)
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            if scheduler:
-                scheduler.load_state_dict(state["scheduler"])
-            generator.set_state(state["generator"])
-            torch.set_rng_state(state["torch_rng"])
-            self.history_, start_epoch = state["history"], state["epoch"]
-            best, best_state, waited = state["best"], state["best_state"], state["waited"]
-            if self.verbose:
-                print(f"{self.backbone}: resumed from {self.checkpoint} after epoch {start_epoch}", file=sys.stderr, flush=True)
-        for epoch in range(start_epoch, self.epochs):
+            self._resume(run)
+        pixels = to_pixels(X)
+        self.history_ = run["history"]
+        for epoch in range(run["epoch"], self.epochs):
             started = time.perf_counter()
-            model.train()
-            order = torch.randperm(len(y), generator=generator)
-            seen = correct = 0
-            total_loss = 0.0
-            for step in range(steps):
-                index = order[step * self.batch_size:(step + 1) * self.batch_size]
-                batch, target = images[index].to(device), targets[index].to(device)
-                if self.augment_flip:  # a mirrored face shows the same expression
-                    flip = torch.rand(len(index), generator=generator) < 0.5
-                    batch[flip.to(device)] = batch[flip.to(device)].flip(3)
-                if self.augment_shift:  # framing varies a little between detectors and photos
-                    batch = _random_shift(batch, self.augment_shift, generator)
-                logits = model(batch)
-                loss = torch.nn.functional.cross_entropy(logits, target)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                if scheduler:
-                    scheduler.step()
-                seen += len(index)
-                total_loss += loss.item() * len(index)
-                correct += int((logits.argmax(1) == target).sum())
-            record = {"epoch": epoch + 1, "train_loss": total_loss / seen, "train_accuracy": correct / seen}
+            record = {"epoch": epoch + 1, **self._train_epoch(run, pixels, targets, adjustment, int(steps), device)}
             self.model_ = model
             for prefix, scored in (("val", eval_set), ("stop", stop_set)):
                 if scored is not None and len(scored[1]):
                     record.update(self._loss_and_accuracy(*scored, prefix))
             record["seconds"] = time.perf_counter() - started
-            self.history_.append(record)
-            if self.verbose:
-                # Epochs are steady, so the last one's time estimates what is left (early stopping may end sooner).
-                left = (self.epochs - epoch - 1) * record["seconds"]
-                print(f"{self.backbone} epoch {epoch + 1}/{self.epochs}: "
-                      + " ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch")
-                      + f"; about {left / 60:.0f} min left in this fit" + (" at most (early stopping)" if self.early_stopping else ""),
-                      file=sys.stderr, flush=True)
-            stop = False
-            watched = "stop_loss" if "stop_loss" in record else "val_loss"
-            if self.early_stopping and watched in record:
-                if record[watched] < best:
-                    best, waited = record[watched], 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:
-                    waited += 1
-                    stop = waited >= self.early_stopping
+            run["history"].append(record)
+            run["epoch"] = epoch + 1
+            self._report(record)
+            stop = self._early_stop(run, record)
             if self.checkpoint:
-                _write_training_state(self.checkpoint, {
-                    "kind": TRAINING_STATE, "maskfer_version": maskfer.__version__, "params": self._resume_params(),
-                    "data": fingerprint, "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler else None, "generator": generator.get_state(),
-                    "torch_rng": torch.get_rng_state(), "history": self.history_, "best": best, "best_state": best_state,
-                    "waited": waited})
+                self._save_state(run)
             if stop:
                 break
-        if best_state is not None:
-            model.load_state_dict(best_state)
+        if run["best_state"] is not None:
+            model.load_state_dict(run["best_state"])
         self.model_ = model.eval()
         return self
+
+    def _train_epoch(self, run: dict, pixels: torch.Tensor, targets: torch.Tensor, adjustment: torch.Tensor, steps: int,
+                     device) -> dict:
+        """One pass over `steps` random batches; the epoch's mean loss and accuracy."""
+        model, optimizer, scheduler, generator = run["model"], run["optimizer"], run["scheduler"], run["generator"]
+        model.train()
+        order = torch.randperm(len(pixels), generator=generator)
+        seen = correct = 0
+        total_loss = 0.0
+        for step in range(steps):
+            index = order[step * self.batch_size:(step + 1) * self.batch_size]
+            batch, target = normalise(pixels[index]).to(device), targets[index].to(device)
+            if self.augment_flip:  # a mirrored face shows the same expression
+                flip = (torch.rand(len(index), generator=generator) < 0.5).to(device)
+                batch[flip] = batch[flip].flip(3)
+            if self.augment_shift:  # framing varies a little between detectors and photos
+                batch = _random_shift(batch, self.augment_shift, generator)
+            logits = model(batch)
+            loss = training_loss(logits, target, adjustment)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if scheduler:
+                scheduler.step()
+            seen += len(index)
+            total_loss += loss.item() * len(index)
+            correct += int((logits.argmax(1) == target.argmax(1)).sum())
+        return {"train_loss": total_loss / seen, "train_accuracy": correct / seen}
+
+    def _report(self, record: dict) -> None:
+        if self.verbose:
+            # Epochs are steady, so the last one's time estimates what is left (early stopping may end sooner).
+            left = (self.epochs - record["epoch"]) * record["seconds"]
+            print(f"{self.backbone} epoch {record['epoch']}/{self.epochs}: "
+                  + " ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch")
+                  + f"; about {left / 60:.0f} min left in this fit" + (" at most (early stopping)" if self.early_stopping else ""),
+                  file=sys.stderr, flush=True)
+
+    def _early_stop(self, run: dict, record: dict) -> bool:
+        """Whether early stopping ends the fit after this epoch (remembering the best epoch's weights)."""
+        watched = "stop_loss" if "stop_loss" in record else "val_loss"
+        if not self.early_stopping or watched not in record:
+            return False
+        if record[watched] < run["best"]:
+            run["best"], run["waited"] = record[watched], 0
+            run["best_state"] = {k: v.detach().clone() for k, v in run["model"].state_dict().items()}
+            return False
+        run["waited"] += 1
+        return run["waited"] >= self.early_stopping
+
+    def _save_state(self, run: dict) -> None:
+        _write_training_state(self.checkpoint, {
+            "kind": TRAINING_STATE, "maskfer_version": maskfer.__version__, "params": self._resume_params(),
+            "data": run["data"], "epoch": run["epoch"], "model": run["model"].state_dict(),
+            "optimizer": run["optimizer"].state_dict(), "scheduler": run["scheduler"].state_dict() if run["scheduler"] else None,
+            "generator": run["generator"].get_state(), "torch_rng": torch.get_rng_state(), "history": run["history"],
+            "best": run["best"], "best_state": run["best_state"], "waited": run["waited"]})
+
+    def _resume(self, run: dict) -> None:
+        """Load the checkpoint's state into `run` (same data and settings, or a one-line error)."""
+        state = _read_training_state(self.checkpoint, self._resume_params(), run["data"])
+        run["model"].load_state_dict(state["model"])
+        run["optimizer"].load_state_dict(state["optimizer"])
+        if run["scheduler"]:
+            run["scheduler"].load_state_dict(state["scheduler"])
+        run["generator"].set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        run.update({k: state[k] for k in ("history", "epoch", "best", "best_state", "waited")})
+        if self.verbose:
+            print(f"{self.backbone}: resumed from {self.checkpoint} after epoch {run['epoch']}", file=sys.stderr, flush=True)
 
     def _resume_params(self) -> dict:
         """The parameters a resumed run must share with the run that wrote the checkpoint."""
         return {k: v for k, v in self.get_params().items() if k not in ("checkpoint", "verbose", "threads", "device")}
 
     def _loss_and_accuracy(self, X, y, prefix: str) -> dict:
-        proba = self._proba(to_images(np.asarray(X, dtype=np.float32)))
+        proba = self._proba(to_pixels(np.asarray(X)))
         known = np.isin(y, self.classes_)
         targets = np.searchsorted(self.classes_, np.asarray(y)[known])
         return {f"{prefix}_loss": float(-np.mean(np.log(np.clip(proba[known, targets], 1e-12, 1)))),
                 f"{prefix}_accuracy": float(np.mean(self.classes_[proba.argmax(1)] == y))}
 
     @torch.no_grad()
-    def _logits(self, images: torch.Tensor, batch: int = 256) -> np.ndarray:
+    def _logits(self, pixels: torch.Tensor, batch: int = 256) -> np.ndarray:
+        """Logits of `to_pixels` rows, normalised a batch at a time."""
         self.model_.eval()
         device = next(self.model_.parameters()).device
-        out = [self.model_(images[i:i + batch].to(device)).cpu().numpy() for i in range(0, len(images), batch)]
+        out = [self.model_(normalise(pixels[i:i + batch]).to(device)).cpu().numpy() for i in range(0, len(pixels), batch)]
         return np.concatenate(out) if out else np.zeros((0, len(self.classes_)), np.float32)
 
-    def _proba(self, images: torch.Tensor) -> np.ndarray:
-        return torch.from_numpy(self._logits(images)).softmax(1).numpy()
+    def _proba(self, pixels: torch.Tensor) -> np.ndarray:
+        return torch.from_numpy(self._logits(pixels)).softmax(1).numpy()
 
     def decision_function(self, X):
         """The head's logits (before the softmax), one column per class: what calibration scales."""
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        return self._logits(to_images(X))
+        X = validate_data(self, X, dtype=(np.float32, np.uint8), reset=False)
+        return self._logits(to_pixels(X))
 
     def predict_proba(self, X):
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        return self._proba(to_images(X))
+        X = validate_data(self, X, dtype=(np.float32, np.uint8), reset=False)
+        return self._proba(to_pixels(X))
 
     def predict(self, X):
         best = self.predict_proba(X).argmax(1)  # first: it raises NotFittedError before classes_ is touched

@@ -23,17 +23,20 @@ from maskfer.faces import FACES_VERSION, aligned_crop, cached_faces
 from maskfer.masks.dataset import mask_seed
 from maskfer.masks.draw import MASK_TYPES, MASKS, draw_mask
 from maskfer.masks.occluder import occlude_lower_face
+from maskfer.masks.templates import TEMPLATE_TYPES
 
-# "random": a drawn mask of a random type per photo; "occluder": a random occluder on the aligned crop
+# "random": a drawn mask of a random type per photo; "template": a template-renderer mask of a random type per
+# photo (the renderer training never sees; for scoring); "occluder": a random occluder on the aligned crop
 # (maskfer.masks.occluder); or one mask type's name.
-MASKING = ("none", "random", "occluder")
+MASKING = ("none", "random", "template", "occluder")
+RANDOM_TYPES = {"random": MASK_TYPES, "template": TEMPLATE_TYPES}
 CHUNK = 256
 
 
 @dataclass(frozen=True)
 class FaceCropConfig:
     size: int = 64
-    mask: str = "none"  # "none", "random" (a random drawn type per photo), "occluder", or a mask type
+    mask: str = "none"  # "none", "random" (a random drawn type per photo), "template", "occluder", or a mask type
     seed: int = 0
 
     def __post_init__(self):
@@ -62,7 +65,8 @@ def _crop_chunk(refs: Sequence[str], sources: Sequence[str], config: FaceCropCon
         face = faces[0]
         if config.mask not in ("none", "occluder"):
             seed = mask_seed(config.seed, source, config.mask)
-            kind = MASK_TYPES[seed % len(MASK_TYPES)] if config.mask == "random" else config.mask
+            types = RANDOM_TYPES.get(config.mask, (config.mask,))
+            kind = types[seed % len(types)]
             image = draw_mask(image, face, kind, seed).image
             kinds[i] = kind
         out[i] = aligned_crop(image, face, config.size)

@@ -36,6 +36,10 @@ from maskfer.weights.format import (MASK_CHECK_NAME, MODEL_NAME, TRAINING_LOG_NA
 
 POSED_SETS = ("tcep", "ckplus")
 LABELS = {"fer2013": "FER2013's own labels", "ferplus": "FER+ majority labels (ten annotators; rows without a majority dropped)"}
+TARGETS = {"labels": "each photo's label, one-hot",
+           "ferplus": "FER+'s ten annotators' votes over the seven classes for FER2013 photos (one-hot where FER+ has none)",
+           "distill": "half the label, half the teacher's reading of the same photo unmasked (`teacher`, default the shipped model)"}
+DISTILL_WEIGHT = 0.5  # of the teacher's probabilities in a distilled target; the label keeps the rest
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ class DefaultModelConfig:
     shift: int = 4  # random translation in pixels, per face
     holdout_fraction: float = 0.2  # of TCEP's and CK+'s people, held out for testing
     labels: str = "fer2013"  # FER2013's labels for its photos, or "ferplus"
+    targets: str = "labels"  # what the loss aims at: TARGETS
+    teacher: str | None = None  # ONNX model read on the unmasked photo for targets="distill" (None: the shipped one)
+    logit_adjustment: float = 0.0  # tau: the loss sees logits + tau * log(prior), against collapsing rare classes
     validation_fraction: float = 0.1  # of TCEP's and CK+'s training people, scored per epoch beside FER2013 PublicTest
     masked_views: int = 1  # copies of each photo behind a drawn mask (random type, colour and seed each)
     occluder_views: int = 1  # copies of each photo's crop under a random occluder (maskfer.masks.occluder)
@@ -65,6 +72,7 @@ class DefaultModelConfig:
         from maskfer.errors import check_name
 
         check_name("labels", self.labels, LABELS)
+        check_name("targets", self.targets, TARGETS)
 
     @property
     def views(self) -> tuple[tuple[str, int], ...]:
@@ -119,8 +127,9 @@ def fer_evaluation_set(fer):
 
 
 def crops_and_labels(table, size: int, views: tuple[tuple[str, int], ...], cache: Cache, jobs: int, progress=None):
-    """Aligned crops of every photo in each (masking, seed) view, flattened uint8 rows, and their label indices."""
-    X, y = [], []
+    """Aligned crops of every photo in each (masking, seed) view: flattened uint8 rows, label indices, and each
+    row's photo (its position in `table`)."""
+    X, y, photos = [], [], []
     labels = table["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy()
     for mask, seed in views:
         done, started = [0], time.perf_counter()
@@ -132,10 +141,31 @@ def crops_and_labels(table, size: int, views: tuple[tuple[str, int], ...], cache
                 progress(f"crops ({mask}): {done[0]}/{len(table)}, about {left / 60:.0f} min left")
 
         crops, status, _ = face_crops(table["path"], table["source"], FaceCropConfig(size, mask, seed), cache, jobs, on_chunk)
-        ok = status == "ok"
-        X.append(crops[ok].reshape(int(ok.sum()), -1))
+        ok = np.flatnonzero(status == "ok")
+        X.append(crops[ok].reshape(len(ok), -1))
         y.append(labels[ok])
-    return np.concatenate(X), np.concatenate(y)
+        photos.append(ok)
+    return np.concatenate(X), np.concatenate(y), np.concatenate(photos)
+
+
+def target_distributions(table, config: DefaultModelConfig, cache: Cache, jobs: int) -> np.ndarray | None:
+    """Each photo's training target over the seven classes (`config.targets`), or None for plain labels."""
+    if config.targets == "labels":
+        return None
+    from maskfer.data.readers import ferplus_votes
+
+    onehot = np.eye(len(EMOTIONS))[table["emotion"].map(EMOTIONS.index).to_numpy()]
+    if config.targets == "ferplus":
+        votes = ferplus_votes(table, Path(config.data) / "fer2013")
+        usable = np.nan_to_num(votes).sum(1) > 0
+        return np.where(usable[:, None], np.nan_to_num(votes) / np.maximum(np.nan_to_num(votes).sum(1, keepdims=True), 1), onehot)
+    from maskfer.prediction.model import load_model
+
+    teacher = load_model(config.teacher)
+    crops, status, _ = face_crops(table["path"], table["source"], FaceCropConfig(teacher.size, "none"), cache, jobs)
+    read = teacher.probabilities(crops)
+    read[status != "ok"] = onehot[status != "ok"]
+    return (1 - DISTILL_WEIGHT) * onehot + DISTILL_WEIGHT * read
 
 
 def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | None = None, jobs: int = 2,
@@ -150,18 +180,19 @@ def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | No
     started = time.perf_counter()
     train, validation = training_table(config)
     progress(f"faces: {len(train)} training photos, {len(validation)} validation photos ({len(config.views)} views each)")
-    X, y = crops_and_labels(train, config.size, config.views, cache, jobs, progress=progress)
-    X_val, y_val = crops_and_labels(validation, config.size, config.views, cache, jobs, progress=progress)
-    X, X_val = X.astype(np.float32) / 255, X_val.astype(np.float32) / 255
+    X, y, photos = crops_and_labels(train, config.size, config.views, cache, jobs, progress=progress)
+    X_val, y_val, _ = crops_and_labels(validation, config.size, config.views, cache, jobs, progress=progress)
+    targets = target_distributions(train, config, cache, jobs)
     progress(f"crops ready after {time.perf_counter() - started:.0f} s: {len(y)} training, {len(y_val)} validation")
     steps = max(1, int(np.ceil(config.epoch_fraction * len(y) / config.batch_size)))
     # Every epoch's state goes to out/training-state.pt: a killed run resumes at the epoch it reached.
     model = CNNClassifier(backbone=config.backbone, weights="imagenet", epochs=config.epochs, batch_size=config.batch_size,
                           lr=config.lr, weight_decay=config.weight_decay, schedule="cosine", max_batches=steps,
-                          augment_flip=True, augment_shift=config.shift, random_state=config.seed, verbose=True,
-                          threads=config.threads, checkpoint=str(out / TRAINING_STATE_NAME))
+                          augment_flip=True, augment_shift=config.shift, logit_adjustment=config.logit_adjustment,
+                          random_state=config.seed, verbose=True, threads=config.threads,
+                          checkpoint=str(out / TRAINING_STATE_NAME))
     out.mkdir(parents=True, exist_ok=True)
-    model.fit(X, y, eval_set=(X_val, y_val))
+    model.fit(X, y, eval_set=(X_val, y_val), soft_targets=None if targets is None else targets[photos])
     if len(model.classes_) != len(EMOTIONS):
         raise MaskferError(f"training data has {len(model.classes_)} of the {len(EMOTIONS)} expressions; need all")
     temperature = fit_temperature(model.decision_function(X_val), y_val) if config.calibrate else 1.0
@@ -199,7 +230,7 @@ def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dic
     except ImportError:
         raise MaskferError("exporting the model needs onnx: pip install 'maskfer[cnn]'") from None
 
-    from maskfer.models.cnn import _MEAN, _STD
+    from maskfer.models.cnn import MEAN, STD
 
     temperature = float(record.get("temperature", 1.0))
 
@@ -209,7 +240,7 @@ def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dic
             self.net = net.eval()
 
         def forward(self, x):
-            x = (x.permute(0, 3, 1, 2) - _MEAN) / _STD
+            x = (x.permute(0, 3, 1, 2) - MEAN) / STD
             return (self.net(x) / temperature).softmax(1)
 
     buffer = io.BytesIO()

@@ -1,0 +1,191 @@
+"""What moves the shipped model's accuracy: each lever alone against the v2 recipe, on a short budget.
+
+    python bench/ablate.py                 # prints the recorded table; trains nothing
+    python bench/ablate.py --run           # trains (or resumes) every lever not yet recorded, then prints
+    python bench/ablate.py --run --only "96 px input"
+
+Every lever is `maskfer train-default`'s own recipe (`DefaultModelConfig`) with one setting
+changed, on the same fixed subset (`--photos` FER2013 training photos plus the training people of
+TCEP and CK+, each seen unmasked, behind a drawn mask and under an occluder) for the same number
+of epochs, so every lever takes the same number of optimiser steps; what differs is the CPU time
+each step costs. Each result is scored on FER2013 PublicTest (the challenge's validation part:
+PrivateTest, the held-out people and KDEF are never looked at here): unmasked, behind a drawn mask
+of a random type, and behind a template-renderer mask that training never sees, each also with
+flip test-time augmentation (the mean of a crop's and its mirror's probabilities).
+
+Levers run side by side, one torch thread each (`--parallel`); each finished lever is recorded
+in bench/results/ablation.json with its config, so a rerun (on any machine) skips it, and an
+unfinished one resumes from its epoch checkpoint in the cache. The table (lever, CPU minutes,
+accuracy per split and its difference from the recipe) goes into MODEL_CARD.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORD = ROOT / "bench" / "results" / "ablation.json"
+SPLITS = {"unmasked": "none", "drawn": "random", "template": "template"}  # PublicTest views scored: name -> masking
+LEVERS = {  # name -> the DefaultModelConfig fields it changes; the first is the recipe itself
+    "v2 recipe": {},
+    "96 px input": {"size": 96},
+    "FER+ vote distributions": {"targets": "ferplus"},
+    "distillation from the unmasked reading": {"targets": "distill"},
+    "logit adjustment (tau 1)": {"logit_adjustment": 1.0},
+    "EfficientNet-Lite0": {"backbone": "efficientnet_lite0"},
+    "EfficientNet-Lite2": {"backbone": "efficientnet_lite2"},
+    "v2 recipe, seed 1 (the noise)": {"seed": 1},
+    "EfficientNet-Lite1": {"backbone": "efficientnet_lite1"},
+}
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    """The budget every lever gets; saved with each result."""
+
+    data: str = str(ROOT.parent / "shared" / "data")
+    photos: int = 4000  # FER2013 training photos (the posed sets' training people all come too)
+    epochs: int = 2
+    threads: int = 1
+    test_photos: int | None = None  # PublicTest photos scored (None: all 3,589; fewer for a smoke run)
+
+    def recipe(self, lever: str):
+        from maskfer.training.recipe import DefaultModelConfig
+
+        base = DefaultModelConfig(data=self.data, limit=self.photos, epochs=self.epochs, threads=self.threads)
+        return replace(base, **LEVERS[lever])
+
+
+def publictest(config: AblationConfig):
+    """FER2013 PublicTest's photos (the validation part), whatever the training limit."""
+    from maskfer.training.recipe import fer2013_table, fer_validation_set
+
+    fer = fer2013_table(Path(config.data) / "fer2013")
+    test = fer[fer_validation_set(fer)]
+    return (test.sample(config.test_photos, random_state=0) if config.test_photos else test).reset_index(drop=True)
+
+
+def score(model_path: Path, size: int, table, cache) -> dict:
+    """Accuracy (and lowest per-class recall) on each PublicTest view, without and with flip test-time augmentation."""
+    from maskfer.labels import EMOTIONS
+    from maskfer.prediction.model import load_model
+    from maskfer.training.crops import FaceCropConfig, face_crops
+
+    model = load_model(str(model_path))
+    y = table["emotion"].map(EMOTIONS.index).to_numpy()
+    out = {}
+    for split, masking in SPLITS.items():
+        crops, status, _ = face_crops(table["path"], table["source"], FaceCropConfig(size, masking), cache, jobs=1)
+        ok = status == "ok"
+        plain = model.probabilities(crops[ok])
+        flipped = (plain + model.probabilities(crops[ok][:, :, ::-1])) / 2
+        for name, p in ((split, plain), (f"{split} +flip", flipped)):
+            predicted = p.argmax(1)
+            recall = [float(np.mean(predicted[y[ok] == k] == k)) for k in range(len(EMOTIONS))]
+            out[name] = {"accuracy": float(np.mean(predicted == y[ok])), "lowest_recall": min(recall), "n": int(ok.sum())}
+    return out
+
+
+def run_lever(lever: str, config: AblationConfig) -> dict:
+    """Train one lever (resuming its checkpoint) and score it; runs in its own process."""
+    from maskfer.core.cache import Cache, stable_key
+    from maskfer.training.recipe import train_default
+
+    recipe = config.recipe(lever)
+    cache = Cache()
+    out = cache.root / "ablation" / stable_key(asdict(recipe))
+    started, cpu = time.perf_counter(), time.process_time()
+    record = train_default(recipe, out, cache, jobs=1, progress=lambda line: print(f"[{lever}] {line}", flush=True))
+    return {"lever": lever, "changes": LEVERS[lever], "config": asdict(config), "recipe": asdict(recipe),
+            "train_seconds": time.perf_counter() - started, "train_cpu_seconds": time.process_time() - cpu,
+            "n_train": record["n_train"], "steps": len(record["history"]) * -(-record["n_train"] // recipe.batch_size),
+            "history": record["history"], "scores": score(out / "maskfer-expression.onnx", recipe.size, publictest(config), cache)}
+
+
+def prepare(config: AblationConfig, levers: list[str], jobs: int) -> None:
+    """Every crop the levers need, made once here (both cores) before they train side by side."""
+    from maskfer.core.cache import Cache
+    from maskfer.training.crops import FaceCropConfig, face_crops
+    from maskfer.training.recipe import crops_and_labels, target_distributions, training_table
+
+    cache = Cache()
+    for size in sorted({config.recipe(lever).size for lever in levers}):
+        recipe = replace(config.recipe(levers[0]), size=size)
+        for table in training_table(recipe):
+            crops_and_labels(table, size, recipe.views, cache, jobs, progress=print)
+        test = publictest(config)
+        for masking in SPLITS.values():
+            face_crops(test["path"], test["source"], FaceCropConfig(size, masking), cache, jobs)
+    for lever in levers:
+        recipe = config.recipe(lever)
+        if recipe.targets == "distill":
+            target_distributions(training_table(recipe)[0], recipe, cache, jobs)
+
+
+def recorded() -> dict:
+    if not RECORD.exists():
+        return {}
+    return {row["lever"]: row for row in map(json.loads, RECORD.read_text().splitlines()) if row.strip()}
+
+
+def record(row: dict) -> None:
+    from maskfer.core.files import atomic_write_bytes
+
+    rows = {**recorded(), row["lever"]: row}
+    text = "".join(json.dumps(rows[name]) + "\n" for name in LEVERS if name in rows)  # one finished lever a line
+    atomic_write_bytes(RECORD, text.encode())
+
+
+def table(rows: dict) -> str:
+    """The ablation table in Markdown: lever, CPU minutes, accuracy per split (difference from the recipe)."""
+    base = rows.get("v2 recipe")
+    columns = [c for split in SPLITS for c in (split, f"{split} +flip")]
+    lines = ["| lever | CPU min | " + " | ".join(f"{c} %" for c in columns) + " | lowest recall, drawn % |",
+             "|---|---|" + "---|" * len(columns) + "---|"]
+    for name in LEVERS:
+        if name not in rows:
+            continue
+        scores = rows[name]["scores"]
+        cells = []
+        for c in columns:
+            value = 100 * scores[c]["accuracy"]
+            delta = "" if base is None or name == "v2 recipe" else f" ({value - 100 * base['scores'][c]['accuracy']:+.1f})"
+            cells.append(f"{value:.1f}{delta}")
+        lines.append(f"| {name} | {rows[name]['train_cpu_seconds'] / 60:.0f} | " + " | ".join(cells)
+                     + f" | {100 * scores['drawn']['lowest_recall']:.1f} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", action="store_true", help="train and score every lever not yet recorded")
+    parser.add_argument("--only", action="append", choices=list(LEVERS), help="just this lever (repeatable)")
+    parser.add_argument("--parallel", type=int, default=2, help="levers trained side by side, one torch thread each")
+    args = parser.parse_args()
+    config = AblationConfig()
+    rows = recorded()
+    if args.run:
+        todo = [name for name in (args.only or LEVERS) if name not in rows or rows[name]["config"] != asdict(config)]
+        prepare(config, todo, jobs=2)
+        with ProcessPoolExecutor(max_workers=max(1, args.parallel)) as pool:
+            for done in as_completed([pool.submit(run_lever, name, config) for name in todo]):
+                row = done.result()
+                record(row)
+                print(f"recorded {row['lever']}: " + ", ".join(f"{k} {100 * v['accuracy']:.1f}%" for k, v in row["scores"].items()),
+                      flush=True)
+        rows = recorded()
+    print(f"FER2013 PublicTest accuracy % after {config.epochs} epochs on {config.photos} FER2013 training photos plus the "
+          "posed sets' training people (difference from the v2 recipe):", file=sys.stderr)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
