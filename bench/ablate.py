@@ -44,6 +44,8 @@ LEVERS = {  # name -> the DefaultModelConfig fields it changes; the first is the
     "EfficientNet-Lite2": {"backbone": "efficientnet_lite2"},
     "v2 recipe, seed 1 (the noise)": {"seed": 1},
     "EfficientNet-Lite1": {"backbone": "efficientnet_lite1"},
+    "mirrored border past the photo": {"border": "reflect"},
+    "grey border past the photo": {"border": "grey"},
 }
 
 
@@ -73,41 +75,54 @@ def publictest(config: AblationConfig):
     return (test.sample(config.test_photos, random_state=0) if config.test_photos else test).reset_index(drop=True)
 
 
-def score(model_path: Path, size: int, table, cache) -> dict:
-    """Accuracy (and lowest per-class recall) on each PublicTest view, without and with flip test-time augmentation."""
+def score(model_path: Path, table, cache) -> dict:
+    """Accuracy against FER2013's labels and FER+'s majority, and the lowest per-class recall, on each PublicTest view,
+    without and with flip test-time augmentation (the mean of a crop's and its mirror's probabilities)."""
+    from maskfer.data.readers import ferplus_labels
     from maskfer.labels import EMOTIONS
     from maskfer.prediction.model import load_model
     from maskfer.training.crops import FaceCropConfig, face_crops
 
     model = load_model(str(model_path))
     y = table["emotion"].map(EMOTIONS.index).to_numpy()
+    majority = ferplus_labels(table, Path(table["path"].iloc[0]).parents[2]).map(lambda e: -1 if e is None else EMOTIONS.index(e))
     out = {}
     for split, masking in SPLITS.items():
-        crops, status, _ = face_crops(table["path"], table["source"], FaceCropConfig(size, masking), cache, jobs=1)
+        crops, status, _ = face_crops(table["path"], table["source"], FaceCropConfig(model.size, masking, border=model.border),
+                                      cache, jobs=1)
         ok = status == "ok"
         plain = model.probabilities(crops[ok])
         flipped = (plain + model.probabilities(crops[ok][:, :, ::-1])) / 2
+        has = majority.to_numpy()[ok] >= 0
         for name, p in ((split, plain), (f"{split} +flip", flipped)):
             predicted = p.argmax(1)
             recall = [float(np.mean(predicted[y[ok] == k] == k)) for k in range(len(EMOTIONS))]
-            out[name] = {"accuracy": float(np.mean(predicted == y[ok])), "lowest_recall": min(recall), "n": int(ok.sum())}
+            out[name] = {"accuracy": float(np.mean(predicted == y[ok])), "lowest_recall": min(recall), "n": int(ok.sum()),
+                         "accuracy_ferplus": float(np.mean(predicted[has] == majority.to_numpy()[ok][has]))}
     return out
+
+
+def lever_folder(recipe) -> Path:
+    """Where a lever's run lives in the cache (its checkpoint and exported model): keyed by its whole recipe."""
+    from maskfer.core.cache import Cache, stable_key
+
+    return Cache().root / "ablation" / stable_key(asdict(recipe))
 
 
 def run_lever(lever: str, config: AblationConfig) -> dict:
     """Train one lever (resuming its checkpoint) and score it; runs in its own process."""
-    from maskfer.core.cache import Cache, stable_key
+    from maskfer.core.cache import Cache
     from maskfer.training.recipe import train_default
 
     recipe = config.recipe(lever)
     cache = Cache()
-    out = cache.root / "ablation" / stable_key(asdict(recipe))
+    out = lever_folder(recipe)
     started, cpu = time.perf_counter(), time.process_time()
     record = train_default(recipe, out, cache, jobs=1, progress=lambda line: print(f"[{lever}] {line}", flush=True))
     return {"lever": lever, "changes": LEVERS[lever], "config": asdict(config), "recipe": asdict(recipe),
             "train_seconds": time.perf_counter() - started, "train_cpu_seconds": time.process_time() - cpu,
             "n_train": record["n_train"], "steps": len(record["history"]) * -(-record["n_train"] // recipe.batch_size),
-            "history": record["history"], "scores": score(out / "maskfer-expression.onnx", recipe.size, publictest(config), cache)}
+            "history": record["history"], "scores": score(out / "maskfer-expression.onnx", publictest(config), cache)}
 
 
 def prepare(config: AblationConfig, levers: list[str], jobs: int) -> None:
@@ -133,7 +148,7 @@ def prepare(config: AblationConfig, levers: list[str], jobs: int) -> None:
 def recorded() -> dict:
     if not RECORD.exists():
         return {}
-    return {row["lever"]: row for row in map(json.loads, RECORD.read_text().splitlines()) if row.strip()}
+    return {row["lever"]: row for row in map(json.loads, filter(str.strip, RECORD.read_text().splitlines()))}
 
 
 def record(row: dict) -> None:
@@ -144,20 +159,26 @@ def record(row: dict) -> None:
     atomic_write_bytes(RECORD, text.encode())
 
 
+COLUMNS = [(f"{split}{flip} %", f"{split}{flip}", "accuracy") for split in SPLITS for flip in ("", " +flip")] + [
+    ("unmasked, FER+ majority %", "unmasked", "accuracy_ferplus"), ("drawn, FER+ majority %", "drawn", "accuracy_ferplus")]
+
+
 def table(rows: dict) -> str:
     """The ablation table in Markdown: lever, CPU minutes, accuracy per split (difference from the recipe)."""
     base = rows.get("v2 recipe")
-    columns = [c for split in SPLITS for c in (split, f"{split} +flip")]
-    lines = ["| lever | CPU min | " + " | ".join(f"{c} %" for c in columns) + " | lowest recall, drawn % |",
-             "|---|---|" + "---|" * len(columns) + "---|"]
+    lines = ["| lever | CPU min | " + " | ".join(header for header, _, _ in COLUMNS) + " | lowest recall, drawn % |",
+             "|---|---|" + "---|" * len(COLUMNS) + "---|"]
     for name in LEVERS:
         if name not in rows:
             continue
-        scores = rows[name]["scores"]
-        cells = []
-        for c in columns:
-            value = 100 * scores[c]["accuracy"]
-            delta = "" if base is None or name == "v2 recipe" else f" ({value - 100 * base['scores'][c]['accuracy']:+.1f})"
+        scores, cells = rows[name]["scores"], []
+        for _, split, key in COLUMNS:
+            if key not in scores[split]:
+                cells.append("")
+                continue
+            value = 100 * scores[split][key]
+            delta = "" if base is None or name == "v2 recipe" or key not in base["scores"][split] else \
+                f" ({value - 100 * base['scores'][split][key]:+.1f})"
             cells.append(f"{value:.1f}{delta}")
         lines.append(f"| {name} | {rows[name]['train_cpu_seconds'] / 60:.0f} | " + " | ".join(cells)
                      + f" | {100 * scores['drawn']['lowest_recall']:.1f} |")
@@ -169,6 +190,7 @@ def main():
     parser.add_argument("--run", action="store_true", help="train and score every lever not yet recorded")
     parser.add_argument("--only", action="append", choices=list(LEVERS), help="just this lever (repeatable)")
     parser.add_argument("--parallel", type=int, default=2, help="levers trained side by side, one torch thread each")
+    parser.add_argument("--rescore", action="store_true", help="score the recorded levers' models again (this machine's cache)")
     args = parser.parse_args()
     config = AblationConfig()
     rows = recorded()
@@ -182,6 +204,12 @@ def main():
                 print(f"recorded {row['lever']}: " + ", ".join(f"{k} {100 * v['accuracy']:.1f}%" for k, v in row["scores"].items()),
                       flush=True)
         rows = recorded()
+    if args.rescore:
+        from maskfer.core.cache import Cache
+
+        for name, row in rows.items():
+            row["scores"] = score(lever_folder(config.recipe(name)) / "maskfer-expression.onnx", publictest(config), Cache())
+            record(row)
     print(f"FER2013 PublicTest accuracy % after {config.epochs} epochs on {config.photos} FER2013 training photos plus the "
           "posed sets' training people (difference from the v2 recipe):", file=sys.stderr)
     print(table(rows))

@@ -183,3 +183,18 @@ def test_the_training_loss_is_cross_entropy_on_adjusted_logits_and_soft_targets(
     assert rare > common
     half = torch.full((1, 3), 1 / 3)
     assert torch.isclose(training_loss(flat[:1], half), torch.log(torch.tensor(3.0)))
+
+
+def test_colour_jitter_changes_colours_within_range_and_greys_some_images():
+    import torch
+
+    from maskfer.models.cnn import MEAN, STD, normalise
+
+    pixels = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (200, 4, 4, 3), dtype=np.uint8))
+    plain = normalise(pixels)
+    jittered = normalise(pixels, 0.3, torch.Generator().manual_seed(0))
+    unit = jittered * STD + MEAN
+    assert not torch.allclose(plain, jittered) and unit.min() >= -1e-6 and unit.max() <= 1 + 1e-6
+    grey = (unit.std(1) < 1e-6).flatten(1).all(1)
+    assert 20 <= int(grey.sum()) <= 60  # about one in five
+    assert torch.equal(normalise(pixels, 0.0), plain)

@@ -242,3 +242,23 @@ def test_early_stopping_in_a_study_watches_people_outside_the_scored_fold():
                               n_splits=2, pixels=features.config)
     result = evaluate(features, config)
     assert all({"stop_loss", "val_loss"} <= set(fold["history"][0]) for fold in result["folds"])
+
+
+@pytest.mark.parametrize("flip_test", [False, True])
+def test_the_exported_model_reads_a_face_and_its_mirror_alike_only_with_flip_test(tmp_path, flip_test):
+    import onnxruntime
+
+    from maskfer.models.cnn import CNNClassifier
+    from maskfer.training.recipe import DefaultModelConfig, export_onnx
+
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 256, (28, 32 * 32 * 3), dtype=np.uint8), np.arange(28) % 7
+    X[:, :48] = 255  # a bright stripe along the top left, so a face and its mirror differ
+    model = CNNClassifier(backbone="mobilenet_v2", weights="imagenet", epochs=1, batch_size=8, max_batches=2).fit(X, y)
+    config = DefaultModelConfig(size=32, flip_test=flip_test)
+    path = export_onnx(model, config, tmp_path / "m.onnx", {"history": model.history_, "temperature": 1.3})
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    faces = X.reshape(-1, 32, 32, 3).astype(np.float32) / 255
+    plain, mirrored = (session.run(None, {"faces": np.ascontiguousarray(f)})[0] for f in (faces, faces[:, :, ::-1]))
+    assert np.allclose(plain.sum(1), 1, atol=1e-5)
+    assert np.allclose(plain, mirrored, atol=1e-5) == flip_test

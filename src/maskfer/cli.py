@@ -566,9 +566,11 @@ def serve(
 def train_default(
     data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder holding fer2013/, tcep/ and ckplus/."),
     out: Path = typer.Option(Path("maskfer-model"), "--out", "-o", help="Folder for the ONNX model, mask check and training log."),
-    epochs: int = typer.Option(6, "--epochs", help="Training epochs (the shipped model's: 6)."),
-    labels: str = typer.Option("fer2013", "--labels", help="FER2013's photos labelled by 'fer2013' (its own labels) or 'ferplus' (FER+ majority)."),
+    recipe: str = typer.Option("v2", "--recipe", help="The recipe by name (maskfer.training.recipe.RECIPES): v2 made the shipped model."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (default: the recipe's)."),
+    labels: Optional[str] = typer.Option(None, "--labels", help="FER2013's photos labelled by 'fer2013' (its own labels) or 'ferplus' (FER+ majority); default: the recipe's."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many photos per dataset part (smoke runs)."),
+    threads: int = typer.Option(2, "--threads", help="Torch threads for training."),
     jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
     """Train the shipped model (expression CNN exported to ONNX, and the mask-worn check) from scratch.
@@ -576,16 +578,25 @@ def train_default(
     Resumable: every epoch is saved to OUT/training-state.pt, and the same command run again after
     an interruption continues from the last finished epoch (crops come back from the cache).
     """
-    from maskfer.training.recipe import DefaultModelConfig, train_default as run_training, train_mask_check
+    from dataclasses import replace
+
+    from maskfer.errors import check_name
+    from maskfer.training.mask_check import MaskCheckConfig, train_mask_check
+    from maskfer.training.recipe import RECIPES, train_default as run_training
 
     with user_errors():
-        config = DefaultModelConfig(data=str(data), epochs=epochs, labels=labels, limit=limit)
+        base = RECIPES[check_name("recipe", recipe, RECIPES)]
+        config = replace(base, data=str(data), epochs=epochs or base.epochs, labels=labels or base.labels, limit=limit,
+                         threads=threads)
         cache = _cache(cache_dir, no_cache)
-        record = run_training(config, out, cache, jobs, progress=lambda m: errors.print(m, highlight=False))
-        check = train_mask_check(config, out, cache, jobs)
+        say = lambda m: errors.print(m, highlight=False)  # noqa: E731
+        record = run_training(config, out, cache, jobs, progress=say)
+        check = train_mask_check(MaskCheckConfig(data=str(data), photos=limit or MaskCheckConfig.photos,
+                                                 epochs=min(config.epochs, MaskCheckConfig.epochs), threads=threads),
+                                 out, cache, jobs, progress=say)
     console.print(f"model: {out / 'maskfer-expression.onnx'} (validation accuracy "
-                  f"{100 * record['history'][-1].get('val_accuracy', float('nan')):.1f}%), mask check: {out / 'mask-check.json'} (validation "
-                  f"accuracy {100 * check['metadata']['validation_accuracy']:.1f}%), {record['seconds']:.0f} s. "
+                  f"{100 * record['history'][-1].get('val_accuracy', float('nan')):.1f}%), mask check: {out / 'mask-check.onnx'} "
+                  f"(validation accuracy {100 * check['validation']['accuracy']:.1f}%), {record['seconds'] + check['seconds']:.0f} s. "
                   "To ship it, copy both into src/maskfer/weights/.", highlight=False)
 
 
@@ -597,7 +608,7 @@ def model_card(
     model: Optional[Path] = typer.Option(None, "--model", help="The ONNX model to describe (default: the shipped one)."),
     mask_check: Optional[Path] = typer.Option(None, "--mask-check", help="Its mask check (default: the shipped one)."),
     compare: list[str] = typer.Option([], "--compare", help="Another model, scored on the same crops (repeatable).",
-                                      metavar="LABEL=MODEL.onnx:CHECK.json", show_default=False),
+                                      metavar="LABEL=MODEL.onnx:CHECK.onnx", show_default=False),
     limit: Optional[int] = typer.Option(None, "--limit", help="Photos per evaluation set (a quick look; the card says so)."),
     peers: Path = typer.Option(Path("bench/results/peers.json"), "--peers", help="bench/peers.py's results, shown beside the model's (left out if the file is absent)."),
     jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
@@ -614,7 +625,7 @@ def model_card(
             label, _, files = item.partition("=")
             onnx_file, _, check_file = files.partition(":")
             if not (label and onnx_file and check_file):
-                raise MaskferError(f"--compare {item!r}: expected LABEL=MODEL.onnx:MASK-CHECK.json")
+                raise MaskferError(f"--compare {item!r}: expected LABEL=MODEL.onnx:MASK-CHECK.onnx")
             models[label] = (onnx_file, check_file)
         record = evaluate_models(CardConfig(data=str(data), limit=limit), models, _cache(cache_dir, no_cache), jobs,
                                  progress=lambda m: errors.print(m, highlight=False))

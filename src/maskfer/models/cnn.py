@@ -62,11 +62,22 @@ def to_pixels(X: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(X.reshape(-1, side, side, 3))
 
 
-def normalise(pixels: torch.Tensor) -> torch.Tensor:
-    """(N, side, side, 3) pixels from `to_pixels` -> ImageNet-normalised float (N, 3, side, side)."""
+def normalise(pixels: torch.Tensor, colour_jitter: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(N, side, side, 3) pixels from `to_pixels` -> ImageNet-normalised float (N, 3, side, side).
+
+    With `colour_jitter` s > 0 (training only), each image first gets a random gain and offset per channel
+    (up to s and s/2: another camera's colour cast, contrast and exposure), and one in five is made grey.
+    """
     images = pixels.permute(0, 3, 1, 2).float()
     if pixels.dtype == torch.uint8:
         images = images / 255
+    if colour_jitter:
+        n = len(images)
+        gain = 1 + colour_jitter * (2 * torch.rand(n, 3, 1, 1, generator=generator) - 1)
+        offset = colour_jitter / 2 * (2 * torch.rand(n, 3, 1, 1, generator=generator) - 1)
+        grey = torch.rand(n, generator=generator) < 0.2
+        images = (images * gain + offset).clamp(0, 1)
+        images[grey] = images[grey].mean(1, keepdim=True).expand(-1, 3, -1, -1)
     return (images - MEAN) / STD
 
 
@@ -173,7 +184,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, backbone: str = "resnet18", weights: str = "imagenet", epochs: int = 30, batch_size: int = 60,
                  optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0, schedule: str = "none",
                  early_stopping: int | None = None, max_batches: int | None = None, augment_flip: bool = False,
-                 augment_shift: int = 0, logit_adjustment: float = 0.0, device: str = "cpu", threads: int | None = None,
+                 augment_shift: int = 0, augment_colour: float = 0.0, logit_adjustment: float = 0.0, device: str = "cpu", threads: int | None = None,
                  random_state: int = 0, verbose: bool = False, checkpoint: str | None = None):
         self.backbone = backbone
         self.weights = weights
@@ -187,6 +198,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.max_batches = max_batches
         self.augment_flip = augment_flip
         self.augment_shift = augment_shift
+        self.augment_colour = augment_colour
         self.logit_adjustment = logit_adjustment
         self.device = device
         self.threads = threads
@@ -251,7 +263,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         total_loss = 0.0
         for step in range(steps):
             index = order[step * self.batch_size:(step + 1) * self.batch_size]
-            batch, target = normalise(pixels[index]).to(device), targets[index].to(device)
+            batch = normalise(pixels[index], self.augment_colour, generator).to(device)
+            target = targets[index].to(device)
             if self.augment_flip:  # a mirrored face shows the same expression
                 flip = (torch.rand(len(index), generator=generator) < 0.5).to(device)
                 batch[flip] = batch[flip].flip(3)

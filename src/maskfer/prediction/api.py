@@ -83,19 +83,23 @@ def _faces(image: np.ndarray, max_faces: int):
     return find_faces(image, max_faces=max_faces)
 
 
-def _crops(image: np.ndarray, faces, size: int) -> np.ndarray:
+def _crops(image: np.ndarray, faces, size: int, border: str) -> np.ndarray:
     from maskfer.faces import aligned_crop
 
-    return np.stack([aligned_crop(image, f, size) for f in faces]) if faces else np.zeros((0, size, size, 3), np.uint8)
+    return np.stack([aligned_crop(image, f, size, border) for f in faces]) if faces else np.zeros((0, size, size, 3), np.uint8)
 
 
 def _results(image: np.ndarray, faces, with_expression: bool, model_path: str | None = None) -> list[FaceResult]:
     from maskfer.prediction.model import load_mask_check, load_model
 
-    model = load_model(model_path)
-    crops = _crops(image, faces, model.size)
-    masked = load_mask_check().probability(crops)
-    probabilities = model.probabilities(crops) if with_expression else [None] * len(faces)
+    model, check = load_model(model_path), load_mask_check()
+    crops = _crops(image, faces, check.size, check.border)
+    masked = check.probability(crops)
+    probabilities = [None] * len(faces)
+    if with_expression:  # one crop serves both where their sizes and borders agree
+        if (model.size, model.border) != (check.size, check.border):
+            crops = _crops(image, faces, model.size, model.border)
+        probabilities = model.probabilities(crops)
     results = []
     height, width = image.shape[:2]
     for face, p_mask, probs in zip(faces, masked, probabilities):

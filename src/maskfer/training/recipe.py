@@ -12,7 +12,7 @@ Recipe, top to bottom:
 3. a temperature fitted on the validation photos (calibrated probabilities);
 4. export to ONNX with the ImageNet normalisation, the temperature and the softmax inside the
    graph, and the config, classes and version in its metadata, so prediction needs only ONNX
-   Runtime; and the mask-worn check fitted on the same crops.
+   Runtime. The mask-worn check is trained beside it on the same crops (`maskfer.training.mask_check`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ from maskfer.data.sampling import held_out_subjects
 from maskfer.errors import MaskferError
 from maskfer.labels import EMOTIONS
 from maskfer.training.crops import FaceCropConfig, face_crops
-from maskfer.weights.format import (MASK_CHECK_NAME, MODEL_NAME, TRAINING_LOG_NAME, TRAINING_STATE_NAME, mask_check_record,
-                                    model_metadata)
+from maskfer.weights.format import MODEL_NAME, TRAINING_LOG_NAME, TRAINING_STATE_NAME, model_metadata
 
 POSED_SETS = ("tcep", "ckplus")
 LABELS = {"fer2013": "FER2013's own labels", "ferplus": "FER+ majority labels (ten annotators; rows without a majority dropped)"}
@@ -55,6 +54,7 @@ class DefaultModelConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     shift: int = 4  # random translation in pixels, per face
+    border: str = "replicate"  # what a crop shows past the photo's edge (maskfer.faces.BORDERS), in training and prediction
     holdout_fraction: float = 0.2  # of TCEP's and CK+'s people, held out for testing
     labels: str = "fer2013"  # FER2013's labels for its photos, or "ferplus"
     targets: str = "labels"  # what the loss aims at: TARGETS
@@ -64,6 +64,7 @@ class DefaultModelConfig:
     masked_views: int = 1  # copies of each photo behind a drawn mask (random type, colour and seed each)
     occluder_views: int = 1  # copies of each photo's crop under a random occluder (maskfer.masks.occluder)
     calibrate: bool = True  # fit a temperature on the validation photos, inside the exported model
+    flip_test: bool = False  # the exported model averages each face's and its mirror's probabilities (one graph)
     threads: int = 2  # torch threads: set, not left to torch's default
     limit: int | None = None  # photos per dataset part (a smoke configuration for tests)
     seed: int = 0
@@ -78,6 +79,10 @@ class DefaultModelConfig:
     def views(self) -> tuple[tuple[str, int], ...]:
         return (("none", 0), *(("random", self.seed + i) for i in range(self.masked_views)),
                 *(("occluder", self.seed + i) for i in range(self.occluder_views)))
+
+
+# Recipes by name: "v2" made the shipped model.
+RECIPES = {"v2": DefaultModelConfig()}
 
 
 def training_table(config: DefaultModelConfig):
@@ -126,7 +131,8 @@ def fer_evaluation_set(fer):
     return ((fer["split"] == "test") & fer["source"].str.contains("PrivateTest")).to_numpy()
 
 
-def crops_and_labels(table, size: int, views: tuple[tuple[str, int], ...], cache: Cache, jobs: int, progress=None):
+def crops_and_labels(table, size: int, views: tuple[tuple[str, int], ...], cache: Cache, jobs: int, progress=None,
+                     border: str = "replicate"):
     """Aligned crops of every photo in each (masking, seed) view: flattened uint8 rows, label indices, and each
     row's photo (its position in `table`)."""
     X, y, photos = [], [], []
@@ -140,7 +146,8 @@ def crops_and_labels(table, size: int, views: tuple[tuple[str, int], ...], cache
                 left = (time.perf_counter() - started) / done[0] * (len(table) - done[0])
                 progress(f"crops ({mask}): {done[0]}/{len(table)}, about {left / 60:.0f} min left")
 
-        crops, status, _ = face_crops(table["path"], table["source"], FaceCropConfig(size, mask, seed), cache, jobs, on_chunk)
+        crops, status, _ = face_crops(table["path"], table["source"], FaceCropConfig(size, mask, seed, border=border), cache, jobs,
+                                      on_chunk)
         ok = np.flatnonzero(status == "ok")
         X.append(crops[ok].reshape(len(ok), -1))
         y.append(labels[ok])
@@ -162,7 +169,8 @@ def target_distributions(table, config: DefaultModelConfig, cache: Cache, jobs: 
     from maskfer.prediction.model import load_model
 
     teacher = load_model(config.teacher)
-    crops, status, _ = face_crops(table["path"], table["source"], FaceCropConfig(teacher.size, "none"), cache, jobs)
+    crops, status, _ = face_crops(table["path"], table["source"], FaceCropConfig(teacher.size, "none", border=teacher.border),
+                                  cache, jobs)
     read = teacher.probabilities(crops)
     read[status != "ok"] = onehot[status != "ok"]
     return (1 - DISTILL_WEIGHT) * onehot + DISTILL_WEIGHT * read
@@ -180,8 +188,8 @@ def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | No
     started = time.perf_counter()
     train, validation = training_table(config)
     progress(f"faces: {len(train)} training photos, {len(validation)} validation photos ({len(config.views)} views each)")
-    X, y, photos = crops_and_labels(train, config.size, config.views, cache, jobs, progress=progress)
-    X_val, y_val, _ = crops_and_labels(validation, config.size, config.views, cache, jobs, progress=progress)
+    X, y, photos = crops_and_labels(train, config.size, config.views, cache, jobs, progress, config.border)
+    X_val, y_val, _ = crops_and_labels(validation, config.size, config.views, cache, jobs, progress, config.border)
     targets = target_distributions(train, config, cache, jobs)
     progress(f"crops ready after {time.perf_counter() - started:.0f} s: {len(y)} training, {len(y_val)} validation")
     steps = max(1, int(np.ceil(config.epoch_fraction * len(y) / config.batch_size)))
@@ -195,7 +203,7 @@ def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | No
     model.fit(X, y, eval_set=(X_val, y_val), soft_targets=None if targets is None else targets[photos])
     if len(model.classes_) != len(EMOTIONS):
         raise MaskferError(f"training data has {len(model.classes_)} of the {len(EMOTIONS)} expressions; need all")
-    temperature = fit_temperature(model.decision_function(X_val), y_val) if config.calibrate else 1.0
+    temperature = fit_temperature(deployed_logits(model, X_val, config), y_val) if config.calibrate else 1.0
     progress(f"temperature {temperature:.3f} (fitted on the validation photos)")
     record = {"maskfer_version": maskfer.__version__, "config": asdict(config), "n_train": int(len(y)),
               "n_validation": int(len(y_val)), "history": model.history_, "temperature": temperature,
@@ -203,6 +211,15 @@ def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | No
     export_onnx(model, config, out / MODEL_NAME, record)
     atomic_write_json(out / TRAINING_LOG_NAME, record)
     return record
+
+
+def deployed_logits(model, X: np.ndarray, config: DefaultModelConfig) -> np.ndarray:
+    """The logits the exported graph computes for flattened crops: with `flip_test`, the mean of a crop's and its mirror's."""
+    logits = model.decision_function(X)
+    if config.flip_test:
+        mirrored = X.reshape(len(X), config.size, config.size, 3)[:, :, ::-1].reshape(len(X), -1)
+        logits = (logits + model.decision_function(np.ascontiguousarray(mirrored))) / 2
+    return logits
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
@@ -241,7 +258,10 @@ def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dic
 
         def forward(self, x):
             x = (x.permute(0, 3, 1, 2) - MEAN) / STD
-            return (self.net(x) / temperature).softmax(1)
+            logits = self.net(x)
+            if config.flip_test:  # a mirrored face shows the same expression: average the two readings
+                logits = (logits + self.net(x.flip(3))) / 2
+            return (logits / temperature).softmax(1)
 
     buffer = io.BytesIO()
     dummy = torch.zeros(1, config.size, config.size, 3)
@@ -253,39 +273,3 @@ def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dic
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     return atomic_write_bytes(Path(path), proto.SerializeToString())
-
-
-def train_mask_check(config: DefaultModelConfig, out: str | Path, cache: Cache | None = None, jobs: int = 2) -> dict:
-    """Fit the mask-worn check (logistic regression on lower-face features) and write `<out>/mask-check.json`.
-
-    Trained on the same photos as the expression model: every unmasked view is "no mask", every
-    masked view is "mask". Scored on the validation photos, which neither model learns from.
-    """
-    from sklearn.linear_model import LogisticRegression
-
-    from maskfer.faces import mask_features
-
-    cache = cache if cache is not None else Cache()
-    train, validation = training_table(config)
-    grid = (8, 8)
-
-    def features(table):
-        X, worn = [], []
-        for mask, seed in config.views:
-            crops, status, _ = face_crops(table["path"], table["source"], FaceCropConfig(config.size, mask, seed), cache, jobs)
-            ok = status == "ok"
-            X.append(mask_features(crops[ok], grid))
-            worn.append(np.full(int(ok.sum()), mask != "none"))
-        return np.concatenate(X), np.concatenate(worn)
-
-    X, worn = features(train)
-    mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
-    # C=0.1 was chosen on the validation photos (0.1 and 1 tried), never on a test set.
-    classifier = LogisticRegression(C=0.1, max_iter=3000).fit((X - mean) / scale, worn)
-    X_val, worn_val = features(validation)
-    accuracy = float(np.mean(classifier.predict((X_val - mean) / scale) == worn_val))
-    record = mask_check_record(mean, scale, classifier.coef_[0], classifier.intercept_[0], grid,
-                               {"config": asdict(config), "n_train": int(len(worn)), "validation_accuracy": accuracy,
-                                "n_validation": int(len(worn_val))})
-    atomic_write_json(Path(out) / MASK_CHECK_NAME, record)
-    return record

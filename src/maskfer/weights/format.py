@@ -2,7 +2,8 @@
 
 - `maskfer-expression.onnx`: input `faces`, float32 (N, size, size, 3) RGB in [0, 1]; output
   `probabilities` (N, 7) in the order of `maskfer.labels.EMOTIONS`; the metadata keys below.
-- `mask-check.json`: a logistic regression on `maskfer.faces.mask_features` of the same crops.
+- `mask-check.onnx`: the mask-worn check, a small CNN on the same crops: input `faces` as above,
+  output `mask_worn` (N,), the probability that a mask is worn; its own metadata keys below.
 
 Each file carries a format number. A reader accepts its own format and older ones it knows, and
 refuses a newer one with a line that says to upgrade.
@@ -19,13 +20,11 @@ from maskfer.errors import MaskferError
 from maskfer.labels import EMOTIONS
 
 MODEL_FORMAT = 1  # bumped when the ONNX file's inputs, outputs or metadata change meaning
-MASK_CHECK_FORMAT = 1  # bumped when mask-check.json's fields or features change meaning
+MASK_CHECK_FORMAT = 2  # 1 was mask-check.json, a logistic regression on colour and gradient histograms
 MODEL_NAME = "maskfer-expression.onnx"
-MASK_CHECK_NAME = "mask-check.json"
+MASK_CHECK_NAME = "mask-check.onnx"
 TRAINING_LOG_NAME = "training.json"
 TRAINING_STATE_NAME = "training-state.pt"  # written beside the others while training; not shipped
-MODEL_METADATA_KEYS = ("maskfer_version", "format", "classes", "input_size", "config", "validation_accuracy", "temperature")
-MASK_CHECK_KEYS = ("format", "mean", "scale", "coef", "intercept", "grid", "metadata")
 
 
 class ModelError(MaskferError):
@@ -59,26 +58,21 @@ def check_model_metadata(file: Path, metadata: dict[str, str]) -> int:
     return int(metadata["input_size"])
 
 
-def mask_check_record(mean, scale, coef, intercept: float, grid, metadata: dict) -> dict:
-    """The content of `mask-check.json` (lists of floats, so it is plain JSON)."""
-    return {"format": MASK_CHECK_FORMAT, "mean": list(map(float, mean)), "scale": list(map(float, scale)),
-            "coef": list(map(float, coef)), "intercept": float(intercept), "grid": list(grid),
-            "metadata": {"maskfer_version": maskfer.__version__, **metadata}}
+def mask_check_metadata(size: int, config: dict, validation: dict) -> dict[str, str]:
+    """The mask check's ONNX metadata: what it is, its crop size, its training config and validation scores."""
+    return {"maskfer_version": maskfer.__version__, "kind": "mask_check", "format": str(MASK_CHECK_FORMAT),
+            "input_size": str(size), "config": json.dumps(config), "validation": json.dumps(validation)}
 
 
-def read_mask_check(file: Path) -> dict:
-    """`mask-check.json` as a dict of its fields, or a one-line `ModelError` saying what is wrong."""
-    try:
-        data = json.loads(Path(file).read_text())
-    except FileNotFoundError:
-        raise ModelError(f"{file}: mask check file not found (reinstall maskfer, or run `maskfer train-default`)") from None
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{file}: not a maskfer mask check file ({type(exc).__name__}: {exc})") from None
-    if not isinstance(data, dict) or any(key not in data for key in MASK_CHECK_KEYS):
-        missing = [key for key in MASK_CHECK_KEYS if not isinstance(data, dict) or key not in data]
-        raise ModelError(f"{file}: not a maskfer mask check file (no {', '.join(missing)}); retrain with `maskfer train-default`")
-    _check_format(file, "mask check", int(data["format"]), MASK_CHECK_FORMAT, data["metadata"].get("maskfer_version"))
-    return data
+def check_mask_check_metadata(file: Path, metadata: dict[str, str]) -> int:
+    """The crop size a mask check expects, after checking that its metadata is one this maskfer reads."""
+    if Path(file).suffix == ".json":
+        raise ModelError(f"{file}: an older maskfer's mask check (format 1, JSON); this maskfer reads mask-check.onnx: "
+                         "reinstall maskfer, or retrain with `maskfer train-default`")
+    if metadata.get("kind") != "mask_check" or "format" not in metadata:
+        raise ModelError(f"{file}: an ONNX model without maskfer's mask check metadata (kind, format); not a mask check")
+    _check_format(file, "mask check", int(metadata["format"]), MASK_CHECK_FORMAT, metadata.get("maskfer_version"))
+    return int(metadata["input_size"])
 
 
 def _check_format(file: Path, what: str, found: int, newest: int, made_by: str | None) -> None:

@@ -1,0 +1,132 @@
+"""The long training run of the next shipped model, carried across sessions and machines.
+
+    python bench/long_run.py                    # where it stands: epochs done, each epoch's scores
+    python bench/long_run.py --run              # trains (or resumes) it; records every finished epoch
+    python bench/long_run.py --run --threads 1  # one core, leaving the other free
+
+It is `maskfer train-default --recipe v3` (the recipe is `maskfer.training.recipe.RECIPES["v3"]`,
+chosen from `bench/ablate.py`'s table), writing into maskfer-model-v3/. The run checkpoints every
+epoch there, and a local rerun resumes exactly. A machine lasts one session, the run many, so after
+every finished epoch the checkpoint is also recorded in bench/results/long-run/ (weights and
+Adam's moments as bfloat16, so it fits in the repository; about half the bytes), and `--run` on a
+fresh machine puts it back first: training continues at the recorded epoch. That continuation
+differs from an unbroken run by the rounding of the recorded state, nothing else. The crops
+are made afresh from the data (about 5 minutes); they must be the same crops, which the
+checkpoint checks (a fingerprint of the data).
+
+When the last epoch is done, the run writes maskfer-model-v3/maskfer-expression.onnx and
+mask-check.onnx; to ship them, copy them into src/maskfer/weights/ and regenerate MODEL_CARD.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = "v3"
+OUT = ROOT / "maskfer-model-v3"
+RECORD = ROOT / "bench" / "results" / "long-run"
+STATE = "training-state.pt"
+
+
+def _convert(obj, dtype):
+    """Every floating tensor in a nested checkpoint converted to `dtype` (integers, steps and RNG states kept)."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return obj.to(dtype) if obj.is_floating_point() else obj
+    if isinstance(obj, dict):
+        return {k: _convert(v, dtype) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_convert(v, dtype) for v in obj)
+    return obj
+
+
+def epochs_in(path: Path) -> int:
+    from maskfer.models.cnn import checkpoint_epoch
+
+    return checkpoint_epoch(str(path)) if path.exists() else 0
+
+
+def record(local: Path = OUT / STATE) -> int:
+    """Record the local checkpoint (bfloat16) and its history in bench/results/long-run/; returns its epoch."""
+    import torch
+
+    from maskfer.core.files import atomic_write_bytes, atomic_write_json
+
+    state = torch.load(local, map_location="cpu", weights_only=True)
+    buffer = io.BytesIO()
+    torch.save(_convert(state, torch.bfloat16), buffer)
+    atomic_write_bytes(RECORD / STATE, buffer.getvalue())
+    atomic_write_json(RECORD / "progress.json", {"recipe": RECIPE, "epoch": state["epoch"], "history": state["history"]})
+    return int(state["epoch"])
+
+
+def restore(local: Path = OUT / STATE) -> int:
+    """Put the recorded checkpoint back (float32) where the local one is missing or behind; returns the local epoch."""
+    import torch
+
+    from maskfer.core.files import atomic_write_bytes
+
+    recorded = RECORD / STATE
+    if not recorded.exists() or epochs_in(local) >= epochs_in(recorded):
+        return epochs_in(local)
+    state = torch.load(recorded, map_location="cpu", weights_only=True)
+    buffer = io.BytesIO()
+    torch.save(_convert(state, torch.float32), buffer)
+    atomic_write_bytes(local, buffer.getvalue())
+    return int(state["epoch"])
+
+
+def run(threads: int, jobs: int) -> int:
+    """Train (resuming), recording each epoch as it lands; the command's exit status."""
+    epoch = restore()
+    print(f"resuming after epoch {epoch}" if epoch else "starting at epoch 1", flush=True)
+    command = [sys.executable, "-m", "maskfer.cli", "train-default", "--recipe", RECIPE, "--out", str(OUT),
+               "--threads", str(threads), "--jobs", str(jobs), "--data", str(ROOT.parent / "shared" / "data")]
+    process = subprocess.Popen(command)
+    done = epochs_in(RECORD / STATE)
+    while process.poll() is None:
+        time.sleep(30)
+        if epochs_in(OUT / STATE) > done:
+            done = record()
+            print(f"recorded epoch {done} in {RECORD}", flush=True)
+    if epochs_in(OUT / STATE) > done:
+        record()
+    return process.returncode
+
+
+def status() -> None:
+    progress = RECORD / "progress.json"
+    if not progress.exists():
+        print("no epoch recorded yet: python bench/long_run.py --run")
+        return
+    from maskfer.training.recipe import RECIPES
+
+    data = json.loads(progress.read_text())
+    print(f"recipe {data['recipe']}: {data['epoch']} of {RECIPES[data['recipe']].epochs} epochs recorded")
+    print("| epoch | train loss | train acc % | val loss | val acc % | minutes |\n|---|---|---|---|---|---|")
+    for h in data["history"]:
+        print(f"| {h['epoch']} | {h['train_loss']:.3f} | {100 * h['train_accuracy']:.1f} | {h.get('val_loss', float('nan')):.3f} "
+              f"| {100 * h.get('val_accuracy', float('nan')):.1f} | {h['seconds'] / 60:.1f} |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", action="store_true", help="train (or resume), recording every finished epoch")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for the training run")
+    parser.add_argument("--jobs", type=int, default=2, help="processes making the crops")
+    args = parser.parse_args()
+    if args.run:
+        sys.exit(run(args.threads, args.jobs))
+    status()
+
+
+if __name__ == "__main__":
+    main()
