@@ -159,32 +159,6 @@ def record(row: dict) -> None:
     atomic_write_bytes(RECORD, text.encode())
 
 
-COLUMNS = [(f"{split}{flip} %", f"{split}{flip}", "accuracy") for split in SPLITS for flip in ("", " +flip")] + [
-    ("unmasked, FER+ majority %", "unmasked", "accuracy_ferplus"), ("drawn, FER+ majority %", "drawn", "accuracy_ferplus")]
-
-
-def table(rows: dict) -> str:
-    """The ablation table in Markdown: lever, CPU minutes, accuracy per split (difference from the recipe)."""
-    base = rows.get("v2 recipe")
-    lines = ["| lever | CPU min | " + " | ".join(header for header, _, _ in COLUMNS) + " | lowest recall, drawn % |",
-             "|---|---|" + "---|" * len(COLUMNS) + "---|"]
-    for name in LEVERS:
-        if name not in rows:
-            continue
-        scores, cells = rows[name]["scores"], []
-        for _, split, key in COLUMNS:
-            if key not in scores[split]:
-                cells.append("")
-                continue
-            value = 100 * scores[split][key]
-            delta = "" if base is None or name == "v2 recipe" or key not in base["scores"][split] else \
-                f" ({value - 100 * base['scores'][split][key]:+.1f})"
-            cells.append(f"{value:.1f}{delta}")
-        lines.append(f"| {name} | {rows[name]['train_cpu_seconds'] / 60:.0f} | " + " | ".join(cells)
-                     + f" | {100 * scores['drawn']['lowest_recall']:.1f} |")
-    return "\n".join(lines)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", action="store_true", help="train and score every lever not yet recorded")
@@ -212,7 +186,9 @@ def main():
             record(row)
     print(f"FER2013 PublicTest accuracy % after {config.epochs} epochs on {config.photos} FER2013 training photos plus the "
           "posed sets' training people (difference from the v2 recipe):", file=sys.stderr)
-    print(table(rows))
+    from maskfer.training.card import ablation_table
+
+    print(ablation_table([rows[name] for name in LEVERS if name in rows]))
 
 
 if __name__ == "__main__":

@@ -198,3 +198,55 @@ def test_colour_jitter_changes_colours_within_range_and_greys_some_images():
     grey = (unit.std(1) < 1e-6).flatten(1).all(1)
     assert 20 <= int(grey.sum()) <= 60  # about one in five
     assert torch.equal(normalise(pixels, 0.0), plain)
+
+
+def test_a_run_recorded_in_the_repository_continues_on_a_fresh_machine(tmp_path, monkeypatch):
+    # bench/long_run.py records each epoch's checkpoint in bfloat16; a machine without the local checkpoint
+    # puts it back and continues at the recorded epoch, ending near an unbroken run (the rounding, no more).
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("long_run", Path(__file__).parents[1] / "bench" / "long_run.py")
+    long_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(long_run)
+    monkeypatch.setattr(long_run, "RECORD", tmp_path / "record")
+    X, y = _images()
+    unbroken = _classifier(epochs=3).fit(X, y)
+    import maskfer.models.cnn as cnn
+
+    write = cnn._write_training_state
+
+    def session_ends_after_epoch_two(path, state):
+        write(path, state)
+        if state["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    local = tmp_path / "machine-1" / "state.pt"
+    local.parent.mkdir()
+    monkeypatch.setattr(cnn, "_write_training_state", session_ends_after_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        _classifier(epochs=3, checkpoint=str(local)).fit(X, y)
+    monkeypatch.setattr(cnn, "_write_training_state", write)
+    assert long_run.record(local) == 2 and (tmp_path / "record" / "training-state.pt").stat().st_size < local.stat().st_size
+    fresh = tmp_path / "machine-2" / "state.pt"
+    fresh.parent.mkdir()
+    assert long_run.restore(fresh) == 2 and long_run.restore(fresh) == 2  # put back once; a second call changes nothing
+    continued = _classifier(epochs=3, checkpoint=str(fresh)).fit(X, y)
+    assert [h["epoch"] for h in continued.history_] == [1, 2, 3]
+    assert np.abs(continued.predict_proba(X) - unbroken.predict_proba(X)).max() < 0.05
+
+
+def test_a_checkpoint_from_before_a_parameter_existed_resumes_while_that_parameter_is_at_its_default(tmp_path):
+    import torch
+
+    X, y = _images()
+    state = tmp_path / "state.pt"
+    _classifier(epochs=1, checkpoint=str(state)).fit(X, y)
+    saved = torch.load(state, weights_only=True)
+    del saved["params"]["augment_colour"]  # as an older maskfer wrote it
+    torch.save(saved, state)
+    assert [h["epoch"] for h in _classifier(epochs=1, checkpoint=str(state)).fit(X, y).history_] == [1]  # read back
+    from maskfer.errors import MaskferError
+
+    with pytest.raises(MaskferError, match="differs in augment_colour"):
+        _classifier(epochs=1, checkpoint=str(state), augment_colour=0.2).fit(X, y)

@@ -611,11 +611,13 @@ def model_card(
                                       metavar="LABEL=MODEL.onnx:CHECK.onnx", show_default=False),
     limit: Optional[int] = typer.Option(None, "--limit", help="Photos per evaluation set (a quick look; the card says so)."),
     peers: Path = typer.Option(Path("bench/results/peers.json"), "--peers", help="bench/peers.py's results, shown beside the model's (left out if the file is absent)."),
+    ablation: Path = typer.Option(Path("bench/results/ablation.json"), "--ablation", help="bench/ablate.py's results, shown in the card (left out if the file is absent)."),
+    rewrite: bool = typer.Option(False, "--rewrite", help="Score nothing: write the card again from the scores kept in --results."),
     jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
     """Score the shipped model on every evaluation set and write MODEL_CARD.md from the scores."""
     from maskfer.core.files import atomic_write_json, atomic_write_text
-    from maskfer.prediction.model import load_model
+    from maskfer.prediction.model import load_mask_check, load_model
     from maskfer.training.card import CardConfig, evaluate_models, model_card as write_card
     from maskfer.weights.format import TRAINING_LOG_NAME, weights_path
 
@@ -627,13 +629,21 @@ def model_card(
             if not (label and onnx_file and check_file):
                 raise MaskferError(f"--compare {item!r}: expected LABEL=MODEL.onnx:MASK-CHECK.onnx")
             models[label] = (onnx_file, check_file)
-        record = evaluate_models(CardConfig(data=str(data), limit=limit), models, _cache(cache_dir, no_cache), jobs,
-                                 progress=lambda m: errors.print(m, highlight=False))
-        atomic_write_json(results, record)
+        if rewrite:
+            if not results.is_file():
+                raise MaskferError(f"{results}: no scores to write the card from; run `maskfer model-card` without --rewrite")
+            record = json.loads(results.read_text())
+        else:
+            record = evaluate_models(CardConfig(data=str(data), limit=limit), models, _cache(cache_dir, no_cache), jobs,
+                                     progress=lambda m: errors.print(m, highlight=False))
+            atomic_write_json(results, record)
         log = (Path(model).parent if model else weights_path("")) / TRAINING_LOG_NAME
         training = json.loads(log.read_text()) if log.is_file() else {}
         peer_results = json.loads(peers.read_text()) if peers.is_file() else None
-        atomic_write_text(out, write_card(record, load_model(str(model) if model else None).metadata, training, peers=peer_results))
+        ablation_rows = [json.loads(line) for line in ablation.read_text().splitlines() if line.strip()] if ablation.is_file() else None
+        check = load_mask_check(str(mask_check) if mask_check else None).metadata
+        atomic_write_text(out, write_card(record, load_model(str(model) if model else None).metadata, training, peers=peer_results,
+                                          check=check, ablation=ablation_rows))
     console.print(f"model card: {out}; scores: {results} ({record['seconds']:.0f} s)", highlight=False)
 
 

@@ -131,16 +131,19 @@ def _write_training_state(path: str, state: dict) -> None:
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
-def _read_training_state(path: str, params: dict, fingerprint: str) -> dict:
-    """A checkpoint written by `fit` with these params on this data, or a one-line error."""
+def _read_training_state(path: str, params: dict, fingerprint: str, defaults: dict) -> dict:
+    """A checkpoint written by `fit` with these params on this data, or a one-line error.
+
+    A parameter the checkpoint does not name (added to maskfer since it was written) must be at its default."""
     try:
         state = torch.load(Path(path), map_location="cpu", weights_only=True)
     except Exception as exc:
         raise MaskferError(f"{path}: damaged or not a training checkpoint ({type(exc).__name__}); delete it to start afresh") from None
     if not isinstance(state, dict) or state.get("kind") != TRAINING_STATE:
         raise MaskferError(f"{path}: not a maskfer training checkpoint; delete it or choose another checkpoint path")
-    if state["params"] != params or state["data"] != fingerprint:
-        changed = sorted(k for k in params if state["params"].get(k) != params[k]) or ["the training data"]
+    changed = sorted(k for k in params if state["params"].get(k, defaults.get(k)) != params[k])
+    if changed or state["data"] != fingerprint:
+        changed = changed or ["the training data"]
         raise MaskferError(f"{path}: a checkpoint of another training run (differs in {', '.join(changed)}); "
                            "delete it to start afresh, or resume with the same settings")
     return state
@@ -313,7 +316,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _resume(self, run: dict) -> None:
         """Load the checkpoint's state into `run` (same data and settings, or a one-line error)."""
-        state = _read_training_state(self.checkpoint, self._resume_params(), run["data"])
+        state = _read_training_state(self.checkpoint, self._resume_params(), run["data"], type(self)().get_params())
         run["model"].load_state_dict(state["model"])
         run["optimizer"].load_state_dict(state["optimizer"])
         if run["scheduler"]:

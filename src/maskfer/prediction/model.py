@@ -19,6 +19,15 @@ from maskfer.weights.format import (MASK_CHECK_NAME, MODEL_NAME, ModelError, che
                                     weights_path)
 
 
+BATCH = 256  # faces per ONNX Runtime call: a whole set at once would hold every layer's activations for all of them
+
+
+def run_in_batches(session, crops: np.ndarray) -> np.ndarray:
+    """A model's output for uint8 RGB crops, scaled to [0, 1] and run `BATCH` at a time."""
+    return np.concatenate([session.run(None, {"faces": np.ascontiguousarray(crops[i:i + BATCH], dtype=np.float32) / 255.0})[0]
+                           for i in range(0, len(crops), BATCH)])
+
+
 def trained_border(metadata: dict) -> str:
     """What a model's crops show past the photo's edge (`maskfer.faces.BORDERS`), as in its training."""
     return json.loads(metadata.get("config", "{}")).get("border", "replicate")
@@ -41,8 +50,7 @@ class ExpressionModel:
     def probabilities(self, crops: np.ndarray) -> np.ndarray:
         if len(crops) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
-        faces = np.ascontiguousarray(crops, dtype=np.float32) / 255.0
-        return self._session.run(None, {"faces": faces})[0]
+        return run_in_batches(self._session, crops)
 
 
 def onnx_session(file: Path, threads: int = 0, default: bool = False):
@@ -92,8 +100,7 @@ class MaskCheck:
     def probability(self, crops: np.ndarray) -> np.ndarray:
         if len(crops) == 0:
             return np.zeros(0)
-        faces = np.ascontiguousarray(crops, dtype=np.float32) / 255.0
-        return self._session.run(None, {"faces": faces})[0].astype(float)
+        return run_in_batches(self._session, crops).astype(float)
 
 
 @lru_cache(maxsize=2)

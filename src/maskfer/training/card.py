@@ -243,8 +243,66 @@ def _table(headers: list[str], rows: list[list]) -> str:
                       *["| " + " | ".join(str(c) for c in row) + " |" for row in rows]])
 
 
-def model_card(record: dict, metadata: dict, training: dict, label: str = "shipped", peers: dict | None = None) -> str:
-    """MODEL_CARD.md for the model `label` of an `evaluate_models` record, with `bench/peers.py`'s results beside it."""
+ABLATION_COLUMNS = [(f"{split}{flip} %", f"{split}{flip}", "accuracy") for split in ("unmasked", "drawn", "template")
+                    for flip in ("", " +flip")] + [("unmasked, FER+ majority %", "unmasked", "accuracy_ferplus"),
+                                                   ("drawn, FER+ majority %", "drawn", "accuracy_ferplus")]
+
+
+def ablation_table(rows: list[dict]) -> str:
+    """`bench/ablate.py`'s results as Markdown: lever, training minutes, FER2013 PublicTest accuracy per split with its
+    difference from the recipe (the row that changes nothing), and the lowest recall of any class behind drawn masks."""
+    base = next((row for row in rows if not row["changes"]), None)
+    body = []
+    for row in rows:
+        cells = []
+        for _, split, key in ABLATION_COLUMNS:
+            value = row["scores"][split].get(key)
+            reference = None if base is None or row is base else base["scores"][split].get(key)
+            cells.append("" if value is None else f"{100 * value:.1f}" + ("" if reference is None else f" ({100 * (value - reference):+.1f})"))
+        body.append([row["lever"], f"{sum(h['seconds'] for h in row['history']) / 60:.0f}", *cells, f"{100 * row['scores']['drawn']['lowest_recall']:.1f}"])
+    return _table(["lever", "train min", *[header for header, _, _ in ABLATION_COLUMNS], "lowest recall, drawn %"], body)
+
+
+def mask_check_section(check: dict | None) -> list[str]:
+    """The mask-worn check: what it was trained on and its validation scores, from its ONNX metadata."""
+    if not check or "validation" not in check:
+        return []
+    config, validation = json.loads(check["config"]), json.loads(check["validation"])
+    pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
+    return ["## The mask-worn check", "",
+            f"`mask-check.onnx`: a small CNN (`masknet`, about 63,000 parameters) on the same {config['size']}x{config['size']} "
+            f"crop, trained from scratch for {config['epochs']} epochs on at most {config['photos']:,} photos per training set "
+            "(FER2013's cut to that many, the posed sets' training people all), each unmasked as photographed and twice cut "
+            "tight to the face, behind a drawn mask and under an occluder (both framings), with flips and shifts"
+            + (f" and colour jitter {config['colour_jitter']}" if config.get("colour_jitter") else "")
+            + ". Validation photos (the expression model's), same views: accuracy "
+            f"{pct(validation['accuracy'])}%, masked called masked {pct(validation['masked_called_masked'])}%, unmasked "
+            f"called masked {pct(validation['unmasked_called_masked'])}%. Never trained on the template renderer's masks; "
+            "the sets below score it on those and on tight crops of people it never saw.", ""]
+
+
+def ablation_section(rows: list[dict] | None) -> list[str]:
+    """`bench/ablate.py`'s table: each training lever alone against the recipe, on a short budget."""
+    if not rows:
+        return []
+    first = rows[0]
+    return ["## What moves accuracy: each lever alone", "",
+            f"`python bench/ablate.py`: the recipe (`train-default`'s) with one setting changed, each run for "
+            f"{first['config']['epochs']} epochs on the same subset ({first['config']['photos']:,} FER2013 training photos "
+            f"and the posed sets' training people; {first['n_train']:,} crops with the masked and occluded views), one torch "
+            "thread, scored on FER2013 PublicTest (its validation part; never PrivateTest or the other evaluation sets), "
+            "unmasked, behind a drawn mask and behind a template mask, each also with flip test-time augmentation "
+            "(+flip: the mean of a face's and its mirror's probabilities). Accuracy % against FER2013's labels (and FER+'s "
+            "majority where named), the difference from the recipe in brackets; minutes of training (the epochs' wall time, "
+            "two levers side by side on the 2 cores, with other work on the machine at times: a rough guide to cost). A short budget "
+            "ranks levers; it does not say what a long run reaches. The recipe run again with another seed shows the noise.",
+            "", ablation_table(rows), ""]
+
+
+def model_card(record: dict, metadata: dict, training: dict, label: str = "shipped", peers: dict | None = None,
+               check: dict | None = None, ablation: list[dict] | None = None) -> str:
+    """MODEL_CARD.md for the model `label` of an `evaluate_models` record, with `bench/peers.py`'s results beside it,
+    the mask check's own metadata (`check`) and `bench/ablate.py`'s rows (`ablation`)."""
     config = json.loads(metadata["config"])
     results = record["results"]
     others = [m for m in record["models"] if m != label]
@@ -289,6 +347,7 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
         _table(["epoch", "train loss", "train acc %", "val loss", "val acc %", "minutes"],
                [[h["epoch"], f"{h['train_loss']:.3f}", pct(h["train_accuracy"]), f"{h.get('val_loss', float('nan')):.3f}",
                  pct(h.get("val_accuracy", float("nan"))), f"{h['seconds'] / 60:.1f}"] for h in history]), "",
+        *mask_check_section(check), *ablation_section(ablation),
         "## Goals", "",
         ("Quick look: at most " + str(record["config"]["limit"]) + " photos per set. " if record["config"].get("limit") else "")
         + "The figures this project set itself for the shipped model (all on sets it never trained on):", "",
