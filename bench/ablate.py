@@ -5,7 +5,7 @@
     python bench/ablate.py --run --only "96 px input"
 
 Every lever is `maskfer train-default`'s own recipe (`DefaultModelConfig`) with one setting
-changed, on the same fixed subset (`--photos` FER2013 training photos plus the training people of
+changed, on the same fixed subset (`AblationConfig.photos` FER2013 training photos plus the training people of
 TCEP and CK+, each seen unmasked, behind a drawn mask and under an occluder) for the same number
 of epochs, so every lever takes the same number of optimiser steps; what differs is the CPU time
 each step costs. Each result is scored on FER2013 PublicTest (the challenge's validation part:
@@ -15,8 +15,9 @@ flip test-time augmentation (the mean of a crop's and its mirror's probabilities
 
 Levers run side by side, one torch thread each (`--parallel`); each finished lever is recorded
 in bench/results/ablation.json with its config, so a rerun (on any machine) skips it, and an
-unfinished one resumes from its epoch checkpoint in the cache. The table (lever, CPU minutes,
-accuracy per split and its difference from the recipe) goes into MODEL_CARD.md.
+unfinished one resumes from its epoch checkpoint in the cache. The table (lever, training minutes,
+accuracy per split and its difference from the recipe) goes into MODEL_CARD.md (`maskfer model-card`).
+`--rescore` scores recorded levers that lack a newer column again, from their models in the cache.
 """
 
 from __future__ import annotations
@@ -164,7 +165,8 @@ def main():
     parser.add_argument("--run", action="store_true", help="train and score every lever not yet recorded")
     parser.add_argument("--only", action="append", choices=list(LEVERS), help="just this lever (repeatable)")
     parser.add_argument("--parallel", type=int, default=2, help="levers trained side by side, one torch thread each")
-    parser.add_argument("--rescore", action="store_true", help="score the recorded levers' models again (this machine's cache)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score recorded levers that lack a column again, from their models in this machine's cache")
     args = parser.parse_args()
     config = AblationConfig()
     rows = recorded()
@@ -181,9 +183,10 @@ def main():
     if args.rescore:
         from maskfer.core.cache import Cache
 
-        for name, row in rows.items():
-            row["scores"] = score(lever_folder(config.recipe(name)) / "maskfer-expression.onnx", publictest(config), Cache())
-            record(row)
+        for name, row in rows.items():  # those scored before a column existed
+            if any("accuracy_ferplus" not in split for split in row["scores"].values()):
+                row["scores"] = score(lever_folder(config.recipe(name)) / "maskfer-expression.onnx", publictest(config), Cache())
+                record(row)
     print(f"FER2013 PublicTest accuracy % after {config.epochs} epochs on {config.photos} FER2013 training photos plus the "
           "posed sets' training people (difference from the v2 recipe):", file=sys.stderr)
     from maskfer.training.card import ablation_table

@@ -191,3 +191,13 @@ def test_masked_rows_name_their_renderer(tmp_path):
     table = read_dataset(shared("kdef-sample")).table.head(2)
     masked = mask_dataset(table, tmp_path / "out", MaskingConfig(types=("surgical", "duckbill")))
     assert dict(zip(masked["mask_type"], masked["mask_renderer"])) == {"surgical": "drawn", "duckbill": "template"}
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "3", True])
+def test_a_seed_that_is_not_a_whole_number_0_or_more_is_a_maskfer_error(seed):
+    from skimage import data
+
+    import maskfer
+
+    with pytest.raises(maskfer.MaskferError, match="seed must be a whole number 0 or more"):
+        maskfer.apply_mask(np.ascontiguousarray(data.astronaut()), "n95", seed=seed)

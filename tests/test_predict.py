@@ -400,3 +400,24 @@ def test_the_mask_check_is_not_fooled_by_tight_crops_of_people_it_never_saw():
             crop = aligned_crop(cut, faces[0] if faces else crop_landmarks(cut), check.size)
             called[worn].append(check.probability(crop[None])[0] >= 0.5)
     assert np.mean(called[False]) <= 0.05 and np.mean(called[True]) >= 0.95, {k: np.mean(v) for k, v in called.items()}
+
+
+def test_train_default_names_its_recipes_and_refuses_an_unknown_one(tmp_path):
+    result = run("train-default", "--recipe", "v9", "--out", tmp_path / "model")
+    assert result.exit_code != 0 and "v9" in result.output and "v2" in result.output and "v3" in result.output
+    assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl", ".ndjson", ".csv"])
+def test_each_output_suffix_writes_what_its_readers_expect(folder, tmp_path, suffix):
+    out = tmp_path / f"faces{suffix}"
+    result = run("predict", folder, "--out", out)  # three images with faces or not, two broken files
+    assert result.exit_code == 1, result.output
+    text = out.read_text()
+    if suffix == ".json":
+        rows = json.load(open(out))  # one JSON document: an array of rows
+    elif suffix == ".csv":
+        rows = list(csv.DictReader(open(out)))
+    else:
+        rows = [json.loads(line) for line in text.splitlines()]
+    assert len(rows) == 5 and {r["file"].split("/")[-1] for r in rows} >= {"astronaut.jpg", "crowd.png", "wall.png"}

@@ -126,3 +126,10 @@ def test_concurrent_requests_do_not_mix_answers(client, astronaut):
         answers = list(pool.map(lambda i: post(client, "/api/predict", payloads[i % 4]).json(), range(16)))
     for i, answer in enumerate(answers):
         assert answer == expected[i % 4]
+
+
+@pytest.mark.parametrize("route", ["/api/predict", "/api/mask"])
+def test_a_negative_seed_is_a_4xx_that_says_so_not_a_500(client, astronaut, route):
+    answer = post(client, route, png_bytes(astronaut), mask="n95", seed="-1")
+    assert answer.status_code == 422 and "seed" in answer.text, answer.text
+    assert post(client, route, png_bytes(astronaut), mask="n95", seed="3").status_code == 200

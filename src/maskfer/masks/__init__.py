@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from maskfer.masks.draw import (MASK_TYPES, MASKS, RENDERERS, MaskedFace, MaskQuality, check_mask_type, draw_mask,
-                                register_mask)
+from maskfer.masks.draw import (MASK_TYPES, MASKS, RENDERERS, MaskedFace, MaskQuality, check_mask_type, check_seed,
+                                draw_mask, register_mask)
 from maskfer.masks.templates import TEMPLATE_TYPES
 
 # Names that stand for several types in options (`--types`, `--masks`).
@@ -17,6 +17,7 @@ MASK_PRESETS = {"drawn": MASK_TYPES, "template": TEMPLATE_TYPES, "all": MASK_TYP
 def mask_faces(image: np.ndarray, faces, kind: str = "surgical", seed: int = 0) -> np.ndarray:
     """The image with a mask of `kind` drawn on each of `faces` (face i gets seed + i)."""
     check_mask_type(kind)
+    seed = check_seed(seed)
     for index, face in enumerate(faces):
         image = draw_mask(image, face, kind, seed + index).image
     return image
@@ -31,4 +32,4 @@ def apply_mask(image: np.ndarray, kind: str = "surgical", seed: int = 0, largest
 
 
 __all__ = ["MASKS", "MASK_PRESETS", "MASK_TYPES", "MaskQuality", "MaskedFace", "RENDERERS", "TEMPLATE_TYPES", "apply_mask",
-           "check_mask_type", "draw_mask", "mask_faces", "register_mask"]
+           "check_mask_type", "check_seed", "draw_mask", "mask_faces", "register_mask"]

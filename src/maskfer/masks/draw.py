@@ -19,7 +19,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from maskfer.errors import check_name
+from maskfer.errors import MaskferError, check_name
 from maskfer.faces.landmarks import MUST_COVER, MUST_NOT_COVER, Face
 
 TOP_EDGE = [234, 117, 118, 100, 197, 329, 347, 346, 454]
@@ -291,9 +291,17 @@ def _inpaint(c: MaskCanvas) -> None:
 MASK_TYPES = tuple(name for name, spec in MASKS.items() if spec.renderer == "drawn")  # the study's seven, in its order
 
 
+def check_seed(seed) -> int:
+    """`seed` if it is a whole number 0 or more (what numpy's generators take), else a `MaskferError` saying so."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise MaskferError(f"seed must be a whole number 0 or more, got {seed!r}")
+    return int(seed)
+
+
 def draw_mask(image: np.ndarray, face: Face, kind: str = "surgical", seed: int = 0) -> MaskedFace:
     """Draw one mask of `kind` on one face of an RGB uint8 image; returns a new image."""
     spec = MASKS[check_mask_type(kind)]
+    check_seed(seed)
     if spec.render is not None:
         return spec.render(image, face, kind, seed)
     rng = np.random.default_rng(seed)

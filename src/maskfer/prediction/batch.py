@@ -29,8 +29,8 @@ from maskfer.errors import MaskferError, check_name
 from maskfer.labels import EMOTIONS
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
-FORMATS = ("csv", "jsonl")
-OUTPUT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
+FORMATS = ("csv", "jsonl", "json")  # json: one array of rows, which json.load reads; jsonl: a row a line
+OUTPUT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".ndjson": "jsonl"}
 COLUMNS = ["file", "frame", "time_s", "face", "status", "x0", "y0", "x1", "y1", "mask", "mask_probability", "expression",
            *[f"p_{e}" for e in EMOTIONS], "mask_drawn"]
 
@@ -241,9 +241,13 @@ def _write_annotated(folder: Path, annotations, overwrite: bool) -> str | None:
 
 
 def format_rows(rows: list[dict], fmt: str, header: bool = True) -> str:
+    """Rows as CSV (with its header line unless `header=False`), JSON lines, or the inside of a JSON array (the rows
+    separated by commas; `RowWriter` writes the brackets, and the comma before a later batch)."""
     check_name("output format", fmt, FORMATS)
     if fmt == "jsonl":
         return "".join(json.dumps(r) + "\n" for r in rows)
+    if fmt == "json":
+        return ",\n".join(json.dumps(r) for r in rows)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, COLUMNS, extrasaction="ignore")
     if header:
@@ -262,7 +266,7 @@ def output_format(path: Path) -> str:
 
 
 class RowWriter:
-    """Rows appended to a CSV or JSON-lines file as they come, under a temporary name renamed on close.
+    """Rows appended to a CSV, JSON-lines or JSON file as they come, under a temporary name renamed on close.
 
     Used as a context manager; the rename happens however the block ends, so every finished
     file's rows survive a later failure, and a reader never sees a half-written row.
@@ -271,6 +275,7 @@ class RowWriter:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.fmt = output_format(self.path)
+        self._rows = 0
 
     def __enter__(self) -> "RowWriter":
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -278,13 +283,20 @@ class RowWriter:
         self._handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
         if self.fmt == "csv":
             self._handle.write(format_rows([], "csv"))
+        elif self.fmt == "json":
+            self._handle.write("[\n")
         return self
 
     def write(self, rows: list[dict]) -> None:
+        if self.fmt == "json" and self._rows and rows:
+            self._handle.write(",\n")
         self._handle.write(format_rows(rows, self.fmt, header=False))
+        self._rows += len(rows)
         self._handle.flush()
 
     def __exit__(self, *exc) -> None:
+        if self.fmt == "json":
+            self._handle.write("\n]\n")
         self._handle.close()
         os.chmod(self._tmp, 0o644)
         os.replace(self._tmp, self.path)

@@ -81,8 +81,13 @@ class DefaultModelConfig:
                 *(("occluder", self.seed + i) for i in range(self.occluder_views)))
 
 
-# Recipes by name: "v2" made the shipped model.
-RECIPES = {"v2": DefaultModelConfig()}
+# Recipes by name: "v2" made the shipped model. "v3" is v2 with what `bench/ablate.py` found to help on FER2013
+# PublicTest (96 px input: +3 points on every split; logit adjustment: the rarest class's recall from 0 to 11%
+# behind a drawn mask, +1.6 points behind template masks), flip averaging inside the exported graph (+0.2 to +1.3),
+# and twice the epochs (v2's training accuracy was still rising at its last epoch). FER+ vote targets and
+# distillation from the unmasked reading did not help there and are left out.
+RECIPES = {"v2": DefaultModelConfig(),
+           "v3": DefaultModelConfig(size=96, logit_adjustment=1.0, flip_test=True, epochs=12)}
 
 
 def training_table(config: DefaultModelConfig):

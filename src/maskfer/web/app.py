@@ -148,7 +148,7 @@ def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
     @app.post("/api/predict")
     async def predict(image: UploadFile = File(..., description="the photo"),
                       mask: str | None = Form(None, description="draw this mask type on every face first"),
-                      seed: int = Form(0)) -> dict:
+                      seed: int = Form(0, ge=0, description="the seed of the drawn mask (0 or more)")) -> dict:
         """Every face with its box, mask worn or not, expression and seven probabilities."""
         kind = check_mask(mask)
         data = await read_limited(image, limit)
@@ -157,7 +157,7 @@ def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
 
     @app.post("/api/mask", response_class=Response, responses={200: {"content": {"image/png": {}}}})
     async def mask_image(image: UploadFile = File(...), mask: str = Form(..., description="a mask type"),
-                         seed: int = Form(0)) -> Response:
+                         seed: int = Form(0, ge=0, description="the seed of the drawn mask (0 or more)")) -> Response:
         """The photo as PNG with a synthetic mask drawn on every face."""
         kind = check_mask(mask)
         if kind is None:
