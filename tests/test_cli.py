@@ -256,3 +256,13 @@ def test_reproduce_status_says_which_folds_are_done_without_running_any(kdef_lik
     assert run(*args).exit_code == 0
     after = runner.invoke(app, [str(a) for a in (*args, "--status")], env=wide)
     assert "5/5" in after.output and "naive_bayes subject" in after.output
+
+
+def test_version_prints_the_package_version_and_stops():
+    import maskfer
+    from typer.testing import CliRunner
+
+    from maskfer.cli import app
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"maskfer {maskfer.__version__}"

@@ -421,3 +421,29 @@ def test_each_output_suffix_writes_what_its_readers_expect(folder, tmp_path, suf
     else:
         rows = [json.loads(line) for line in text.splitlines()]
     assert len(rows) == 5 and {r["file"].split("/")[-1] for r in rows} >= {"astronaut.jpg", "crowd.png", "wall.png"}
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
+def test_a_batch_killed_by_a_signal_keeps_its_rows_as_ctrl_c_does(astronaut, tmp_path, signal_name):
+    # A real process, a real signal: the rows written so far are renamed into place, no temporary file stays.
+    import signal
+    import subprocess
+    import time
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(40):
+        cv2.imwrite(str(photos / f"p{i:02d}.jpg"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "faces.csv"
+    process = subprocess.Popen([sys.executable, "-m", "maskfer.cli", "predict", str(photos), "--out", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(
+            len(p.read_text().splitlines()) > 2 for p in tmp_path.glob(".faces.csv.*.tmp")):
+        assert process.poll() is None, process.stderr.read().decode()
+        time.sleep(0.05)
+    process.send_signal(getattr(signal, signal_name))
+    process.wait(timeout=60)
+    rows = list(csv.DictReader(open(out)))
+    assert 2 <= len(rows) < 40 and all(r["expression"] in EMOTIONS for r in rows)
+    assert not list(tmp_path.glob(".faces.csv.*"))

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
+from maskfer import __version__
 from maskfer.errors import MaskferError, check_names
 
 class ConventionalHelp:
@@ -59,6 +60,18 @@ app.add_typer(data_app, name="data")
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"maskfer {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                      help="Print maskfer's version and stop.")):
+    """Facial expression recognition on masked faces, evaluated honestly."""
 
 DATA_HINT = ("maskfer needs a labelled face-expression dataset: KDEF (kdef.se), TCEP, CK+ or FER2013 in its public "
              "layout, or any folder with one sub-folder per expression")
@@ -489,6 +502,7 @@ def predict(
     """Read the expression of every face in photos, folders and videos; one row per face."""
     from contextlib import nullcontext
 
+    from maskfer.core.interrupt import signals_interrupt
     from maskfer.core.progress import progress_display
     from maskfer.prediction.batch import PredictConfig, RowWriter, annotation_names, expand_inputs, format_rows, predict_files
     from maskfer.prediction.model import load_mask_check, load_model
@@ -504,7 +518,7 @@ def predict(
     failed, read, faces = len(problems), 0, 0
     # A live bar on a terminal only: in a log, stderr holds problems and nothing else.
     progress, advancer = progress_display(len(files) > 1 and errors.is_terminal, transient=True, console=errors)
-    with writer, progress:
+    with signals_interrupt(), writer, progress:  # kill or timeout: the rows so far renamed into place, as on Ctrl-C
         advance = advancer(progress.add_task("predicting", total=len(files)), "files predicted")
         for file_rows, problem in predict_files(files, config, annotate, lambda _: advance(),
                                                 annotation_names(files, paths), overwrite):
