@@ -28,3 +28,9 @@ def test_predict_loads_neither_scikit_learn_nor_pandas_nor_torch(tmp_path):
     )
     output = subprocess.run([sys.executable, "-c", code, str(photo)], capture_output=True, text=True, check=True).stdout
     assert output.strip().splitlines()[-1] == "1 True []"
+
+
+def test_dir_lists_the_lazily_imported_api():
+    import maskfer
+
+    assert {"predict", "detect", "apply_mask", "FaceResult", "MaskferError", "__version__"} <= set(dir(maskfer))

@@ -26,4 +26,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'maskfer' has no attribute {name!r}")
 
 
+def __dir__():
+    return sorted({*globals(), *_API})  # the lazily imported API is listed too (tab completion, help())
+
+
 __all__ = ["FaceResult", "MaskferError", "__version__", "apply_mask", "detect", "predict"]
