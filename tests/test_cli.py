@@ -266,3 +266,13 @@ def test_version_prints_the_package_version_and_stops():
 
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"maskfer {maskfer.__version__}"
+
+
+def test_reproduce_without_a_dataset_says_so_first_and_nothing_else():
+    from typer.testing import CliRunner
+
+    from maskfer.cli import app
+
+    result = CliRunner().invoke(app, ["reproduce"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: no dataset given") and "reading the data" not in result.output

@@ -420,7 +420,12 @@ def reproduce(
     cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
     """Run the study's whole experiment (classical models and CNNs) and write its report."""
-    errors.print(f"maskfer reproduce {path or data}: reading the data, then the experiments (progress below)",
+    data = path or data
+    if data is None or not data.exists():  # said before anything else is printed or imported
+        where = f"{data}: no such folder" if data is not None else "no dataset given (maskfer reproduce DATASET)"
+        errors.print(f"[bold red]error:[/] {where}. {DATA_HINT}.", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    errors.print(f"maskfer reproduce {data}: reading the data, then the experiments (progress below)",
                  highlight=False, soft_wrap=True)  # before the heavy imports: the first line comes at once
     from maskfer.evaluation.protocols import PROTOCOLS
     from maskfer.evaluation.sweeps import STUDY_SWEEPS, SWEEPS
@@ -428,11 +433,6 @@ def reproduce(
     from maskfer.masks import MASK_PRESETS, MASKS
     from maskfer.study import StudyConfig, choose_models, reproduce as run_reproduce
 
-    data = path or data
-    if data is None or not data.exists():
-        where = f"{data}: no such folder" if data is not None else "no dataset given (maskfer reproduce DATASET)"
-        errors.print(f"[bold red]error:[/] {where}. {DATA_HINT}.", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
     with user_errors():
         chosen, notes = choose_models(models_, weights)
         for note in notes:
