@@ -130,3 +130,18 @@ def test_real_datasets(folder, layout, n_images, n_subjects):
         assert sum("contempt" in s.reason for s in dataset.skipped) == 17
     if layout == "kdef":
         assert set(dataset.table["angle"]) == {"straight"} and set(dataset.table["session"]) == {"A"}
+
+
+def test_ferplus_votes_are_the_seven_classes_counts_in_our_order_joined_by_folder_and_name():
+    from conftest import shared
+
+    from maskfer.data.readers import ferplus_labels, ferplus_votes
+
+    root = shared("fer2013")
+    table = read_dataset(root).table.sample(400, random_state=0)
+    votes, majority = ferplus_votes(table, root), ferplus_labels(table, root)
+    assert votes.shape == (400, 7)
+    has = ~np.isnan(votes).any(axis=1)
+    assert has.mean() > 0.95 and (votes[has] >= 0).all() and (votes[has].sum(axis=1) <= 10).all()
+    named = majority.notna().to_numpy()
+    assert np.array_equal(votes[named].argmax(axis=1), [EMOTIONS.index(e) for e in majority[named]])
