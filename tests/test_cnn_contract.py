@@ -92,11 +92,10 @@ def test_classifier_takes_read_only_arrays_and_plain_lists():
     assert np.array_equal(_classifier().fit(X.tolist(), list(y)).predict_proba(X.tolist()), probabilities)
 
 
-def test_a_killed_fit_resumes_at_the_epoch_it_reached_and_ends_where_an_unbroken_one_does(tmp_path, monkeypatch):
+def _fit_killed_after_epoch_two(monkeypatch, checkpoint, X, y):
+    """A 3-epoch fit with `checkpoint` that is interrupted just after epoch 2's checkpoint is written."""
     import maskfer.models.cnn as cnn
 
-    X, y = _images()
-    unbroken = _classifier(epochs=3).fit(X, y)
     write = cnn._write_training_state
 
     def killed_after_epoch_two(path, state):
@@ -104,11 +103,17 @@ def test_a_killed_fit_resumes_at_the_epoch_it_reached_and_ends_where_an_unbroken
         if state["epoch"] == 2:
             raise KeyboardInterrupt
 
+    with monkeypatch.context() as patch:
+        patch.setattr(cnn, "_write_training_state", killed_after_epoch_two)
+        with pytest.raises(KeyboardInterrupt):
+            _classifier(epochs=3, checkpoint=str(checkpoint)).fit(X, y)
+
+
+def test_a_killed_fit_resumes_at_the_epoch_it_reached_and_ends_where_an_unbroken_one_does(tmp_path, monkeypatch):
+    X, y = _images()
+    unbroken = _classifier(epochs=3).fit(X, y)
     state = tmp_path / "state.pt"
-    monkeypatch.setattr(cnn, "_write_training_state", killed_after_epoch_two)
-    with pytest.raises(KeyboardInterrupt):
-        _classifier(epochs=3, checkpoint=str(state)).fit(X, y)
-    monkeypatch.setattr(cnn, "_write_training_state", write)
+    _fit_killed_after_epoch_two(monkeypatch, state, X, y)
     before = __import__("torch").load(state, weights_only=True)["history"]
     resumed = _classifier(epochs=3, checkpoint=str(state)).fit(X, y)
     assert resumed.history_[:2] == before  # epochs 1 and 2 read back (their timings too), not trained again
@@ -212,21 +217,9 @@ def test_a_run_recorded_in_the_repository_continues_on_a_fresh_machine(tmp_path,
     monkeypatch.setattr(long_run, "RECORD", tmp_path / "record")
     X, y = _images()
     unbroken = _classifier(epochs=3).fit(X, y)
-    import maskfer.models.cnn as cnn
-
-    write = cnn._write_training_state
-
-    def session_ends_after_epoch_two(path, state):
-        write(path, state)
-        if state["epoch"] == 2:
-            raise KeyboardInterrupt
-
     local = tmp_path / "machine-1" / "state.pt"
     local.parent.mkdir()
-    monkeypatch.setattr(cnn, "_write_training_state", session_ends_after_epoch_two)
-    with pytest.raises(KeyboardInterrupt):
-        _classifier(epochs=3, checkpoint=str(local)).fit(X, y)
-    monkeypatch.setattr(cnn, "_write_training_state", write)
+    _fit_killed_after_epoch_two(monkeypatch, local, X, y)  # the first session stops after epoch 2 of 3
     assert long_run.record(local) == 2 and (tmp_path / "record" / "training-state.pt").stat().st_size < local.stat().st_size
     fresh = tmp_path / "machine-2" / "state.pt"
     fresh.parent.mkdir()
