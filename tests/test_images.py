@@ -5,6 +5,9 @@ import pytest
 from PIL import Image
 
 from maskfer.core.images import ImageError, read_image
+from maskfer.errors import MaskferError
+from maskfer.prediction.api import load_image
+from maskfer.web.app import ServeConfig, decode_upload
 from maskfer.features import PixelConfig, pixel_features
 
 from conftest import face_like, save
@@ -23,8 +26,8 @@ def test_modes_are_converted_to_rgb(tmp_path):
         image = read_image(path)
         assert image.dtype == np.uint8 and image.shape == (32, 32, 3), path
     assert np.array_equal(read_image(rgba), rgb)
-    # 16-bit is rescaled over its range, not clipped to 255
-    assert read_image(sixteen).max() == 255 and read_image(sixteen).min() == 0
+    # 16-bit is read over its full range, not clipped to white
+    assert np.array_equal(read_image(sixteen)[:, :, 0], rgb[:, :, 0])
 
 
 def test_transparent_pixels_become_white_not_black(tmp_path):
@@ -62,3 +65,71 @@ def test_features_go_on_past_bad_images_and_name_each_once(tmp_path):
     assert len(errors) == len(expected)
     for name in expected:
         assert sum(name in e for e in errors) == 1
+
+
+def picture_in_mode(mode: str) -> tuple[Image.Image, np.ndarray | None]:
+    """A test picture in a Pillow mode, and what reading it must give (None: only its shape is known)."""
+    rgb = face_like(5, 1)
+    grey = rgb[:, :, 0]
+    if mode in ("I;16", "I", "F"):
+        values = {"I;16": grey.astype(np.uint16) * 257, "I": grey.astype(np.int32) * 257, "F": grey.astype(np.float32) / 255}
+        return Image.fromarray(values[mode]), np.dstack([grey] * 3)
+    alpha = np.full(grey.shape, 255, np.uint8)
+    alpha[:, : grey.shape[1] // 2] = 0  # the left half transparent: it must read white
+    if mode in ("RGBA", "LA", "PA"):
+        image = Image.fromarray(np.dstack([rgb, alpha])).convert(mode)
+        opaque = np.asarray(image.convert("RGB"))
+        return image, np.where(alpha[:, :, None] == 0, 255, opaque).astype(np.uint8)
+    image = Image.fromarray(rgb).convert(mode)
+    return image, None if mode in ("CMYK", "YCbCr") else np.asarray(image.convert("RGB"))
+
+
+MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "I;16", "I", "F", "CMYK", "YCbCr")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_entry_point_reads_every_mode_the_same_way(tmp_path, mode):
+    image, expected = picture_in_mode(mode)
+    path = tmp_path / f"picture-{mode.replace(';', '')}.tif"  # TIFF keeps every one of these modes
+    image.save(path)
+    with Image.open(path) as reopened:
+        assert reopened.mode == image.mode
+    read = {"path": load_image(path), "PIL": load_image(image), "upload": decode_upload(path.read_bytes(), ServeConfig())}
+    if mode in ("I;16", "I", "F", "L", "RGB", "RGBA", "LA", "1"):  # modes whose array is the picture itself
+        read["array"] = load_image(np.asarray(image) if mode != "LA" else np.asarray(image)[:, :, [0, 0, 0, 1]])
+    for entry, array in read.items():
+        assert array.dtype == np.uint8 and array.shape == (*image.size[::-1], 3), entry
+        assert np.array_equal(array, read["path"]), f"{entry} reads {mode} differently from a path"
+    if expected is not None:
+        assert np.abs(read["path"].astype(int) - expected).max() <= 1, mode
+    else:  # CMYK and YCbCr: colour conversions of the picture, close to it
+        assert np.abs(read["path"].astype(int) - face_like(5, 1)).mean() < 8, mode
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int32", "float32", "float64", "bool"])
+@pytest.mark.parametrize("channels", [0, 1, 3, 4])
+def test_arrays_of_every_dtype_read_as_their_uint8_picture(dtype, channels):
+    levels = face_like(2, 3)[:, :, : max(channels, 1)]
+    if channels == 4:
+        levels = np.dstack([face_like(2, 3), np.full(levels.shape[:2], 255, np.uint8)])
+    if channels == 0:
+        levels = levels[:, :, 0]
+    if dtype == "bool":
+        levels = np.where(levels > 127, 255, 0).astype(np.uint8)
+    scale = {"uint8": 1, "uint16": 257, "int32": 1, "float32": 1 / 255, "float64": 1 / 255, "bool": 1 / 255}[dtype]
+    array = (levels.astype(np.float64) * scale).astype(dtype)
+    expected = load_image(levels)
+    assert np.abs(load_image(array).astype(int) - expected).max() <= 1, (dtype, channels)
+    if channels == 3:
+        assert np.array_equal(load_image(np.ascontiguousarray(array[..., ::-1]), color="bgr"), load_image(array))
+
+
+def test_sixteen_bit_and_float_arrays_are_not_clipped_to_white():
+    grey = face_like(1, 1)[:, :, 0]
+    for array in (grey.astype(np.uint16) * 257, grey.astype(np.float32) / 255, grey.astype(np.float64) * 4):
+        assert load_image(array).mean() < 250 and load_image(array).std() > 10, array.dtype
+
+
+def test_non_finite_arrays_are_refused():
+    with pytest.raises(MaskferError, match="NaN"):
+        load_image(np.full((8, 8, 3), np.nan))

@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 import pytest
+
+import maskfer
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -81,7 +83,7 @@ def test_mask_route_returns_a_png(client, astronaut):
 @pytest.mark.parametrize("route, data, form, status, message", [
     ("/api/predict", b"", {}, 400, "empty upload"),
     ("/api/predict", b"GIF? no, just text pretending to be a JPEG", {}, 415, "not a supported image"),
-    ("/api/predict", "truncated", {}, 422, "damaged or truncated png"),
+    ("/api/predict", "truncated", {}, 422, "damaged or unusable png image: corrupt or truncated"),
     ("/api/predict", "photo", {"mask": "balaclava"}, 422, "valid: none, surgical"),
     ("/api/mask", "photo", {"mask": "none"}, 422, "choose a mask type"),
     ("/api/predict", "dot", {}, 422, "1x1 pixels is too small to hold a face"),  # as the CLI and maskfer.predict say
@@ -115,6 +117,21 @@ def test_size_and_pixel_limits(astronaut):
     assert len(bomb.getvalue()) < 200_000
     answer = post(TestClient(create_app()), "/api/predict", bomb.getvalue())
     assert answer.status_code == 413 and "8000x8000" in answer.json()["detail"]
+    # Far over Pillow's own guard too: the answer still quotes maskfer's limit, as for files.
+    huge = io.BytesIO()
+    Image.new("1", (15000, 15000)).save(huge, format="PNG")
+    answer = post(TestClient(create_app()), "/api/predict", huge.getvalue())
+    assert answer.status_code == 413 and "40,000,000" in answer.json()["detail"], answer.text
+    assert "178,956,970" not in answer.text
+
+
+def test_sixteen_bit_and_transparent_uploads_read_as_files_do(client, astronaut, tmp_path):
+    grey16 = np.round(astronaut.mean(axis=2) * 257).astype(np.uint16)
+    answer = post(client, "/api/predict", png_bytes(grey16))
+    assert answer.status_code == 200 and len(answer.json()["faces"]) == 1, answer.text
+    path = tmp_path / "grey16.png"
+    Image.fromarray(grey16).save(path)
+    assert answer.json()["faces"][0]["box"] == list(maskfer.detect(path)[0].box)
 
 
 def test_concurrent_requests_do_not_mix_answers(client, astronaut):

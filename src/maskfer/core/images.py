@@ -74,28 +74,111 @@ def _read_csv_row(ref: str) -> np.ndarray:
     return np.repeat(pixels.reshape(side, side, 1), 3, axis=2)
 
 
-def _to_rgb_uint8(image: Image.Image) -> np.ndarray:
-    """Convert any PIL mode to RGB uint8; 16-bit and float images are rescaled, not clipped."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        array = np.asarray(image, dtype=np.float64)
-        lo, hi = float(array.min()), float(array.max())
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        grey = ((array - lo) * scale).round().astype(np.uint8)
-        return np.repeat(grey[:, :, None], 3, axis=2)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        # Composite over white so transparent regions do not turn black.
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
-    return np.asarray(image.convert("RGB"))
+def _alpha_over_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Composite float RGB (0-255) with alpha (0-1) over white, so transparency never turns black."""
+    return rgb * alpha[:, :, None] + 255.0 * (1.0 - alpha[:, :, None])
+
+
+def _levels_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Numbers of any dtype as 0-255 levels, by one rule shared by files, PIL images and arrays.
+
+    uint8 as is; bool as 0/255; uint16 by its full range (a 16-bit photo keeps its brightness);
+    other integers and floats by the range their values occupy: 0-1 is read as a fraction (floats),
+    0-255 as 8-bit levels, 0-65535 as 16-bit levels, anything else is stretched from min to max.
+    """
+    if values.dtype == np.uint8:
+        return values
+    if values.dtype == np.bool_:
+        return values.astype(np.uint8) * 255
+    scaled = values.astype(np.float64)
+    if values.size and not np.isfinite(scaled).all():
+        raise MaskferError("image array holds NaN or infinite values")
+    lo, hi = (float(scaled.min()), float(scaled.max())) if values.size else (0.0, 0.0)
+    if (values.dtype.kind == "u" and values.dtype.itemsize == 2) or (lo >= 0 and 255 < hi <= 65535 and np.issubdtype(values.dtype, np.integer)):
+        scaled = scaled / 257.0
+    elif lo >= 0 and hi <= 1.0 and np.issubdtype(values.dtype, np.floating):
+        scaled = scaled * 255.0
+    elif not (lo >= 0 and hi <= 255):
+        scaled = (scaled - lo) * (255.0 / (hi - lo) if hi > lo else 0.0)
+    return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+
+
+def array_to_rgb(array: np.ndarray, color: str = "rgb") -> np.ndarray:
+    """An image array (H x W, H x W x 1, x 3 RGB or x 4 RGBA; any dtype) as contiguous RGB uint8.
+
+    The rule for levels is `_levels_to_uint8`'s; alpha (the fourth channel, on the same scale as the
+    colour) is composited over white, as it is for files; `color="bgr"` reads OpenCV's channel order.
+    """
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2:
+        array = array[:, :, None].repeat(3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise MaskferError(f"expected an H x W, H x W x 3 or H x W x 4 image array, got shape {array.shape}")
+    levels = _levels_to_uint8(array)
+    if color == "bgr":
+        levels = np.concatenate([levels[:, :, 2::-1], levels[:, :, 3:]], axis=2)
+    if levels.shape[2] == 4:
+        alpha = levels[:, :, 3].astype(np.float64) / 255.0
+        levels = np.round(_alpha_over_white(levels[:, :, :3].astype(np.float64), alpha)).astype(np.uint8)
+    return np.ascontiguousarray(levels)
+
+
+_NUMERIC_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # modes whose pixels are numbers, not colours
+
+
+def pil_to_rgb(image: Image.Image) -> np.ndarray:
+    """Any PIL image (1, L, LA, P, PA, RGB, RGBA, I;16, I, F, CMYK, YCbCr, ...) as RGB uint8.
+
+    The one conversion behind every entry point: files, PIL images and uploads all come here;
+    numeric modes share `array_to_rgb`'s levels rule and transparency is composited over white.
+    """
+    if image.mode in _NUMERIC_MODES:
+        return array_to_rgb(np.asarray(image))
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
+        return array_to_rgb(np.asarray(image.convert("RGBA")))
+    return np.ascontiguousarray(np.asarray(image.convert("RGB")))
+
+
+def _decompression_bomb(ref: str, exc: Exception, max_pixels: int) -> ImageTooLarge:
+    """Pillow's own guard (headers far over any limit) reported with maskfer's limit, not Pillow's."""
+    claimed = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(claimed.group(1)):,} pixels" if claimed else f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels"
+    return ImageTooLarge(ref, f"image of {size} is over the limit of {max_pixels:,} pixels "
+                              "(a guard against decompression bombs; raise it with --max-pixels)")
+
+
+def decode_image(source, ref: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode a file path or a binary file object as RGB uint8; `ref` names it in errors.
+
+    The size is checked from the header before decoding; the image is decoded fully, so truncation
+    is found here and not later. Raises `ImageTooLarge` or `ImageError` with a one-line reason.
+    """
+    try:
+        with warnings.catch_warnings():
+            # maskfer checks the size itself, below; Pillow's own warning would only repeat it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(source) as image:
+                check_size(ref, *image.size, max_pixels=max_pixels)
+                image.load()
+                array = pil_to_rgb(image)
+    except Image.DecompressionBombError as exc:
+        raise _decompression_bomb(ref, exc, max_pixels) from None
+    except UnidentifiedImageError:
+        raise ImageError(ref, "not an image (unrecognised format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(ref, f"corrupt or truncated image ({exc})") from None
+    if array.ndim != 3 or array.shape[0] < 2 or array.shape[1] < 2:
+        raise ImageError(ref, f"unusable image shape {array.shape}")
+    return array
 
 
 def read_image(ref: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Read an image reference as an RGB uint8 array of shape (H, W, 3).
+    """Read an image reference (a file, or `CSV#ROW`) as an RGB uint8 array of shape (H, W, 3).
 
-    Grayscale, palette, 16-bit and RGBA images are converted; a missing, corrupt, truncated
-    or non-image file, or one whose header claims more than `max_pixels` pixels (checked before
-    decoding), raises `ImageError` naming the file and the problem.
+    Every mode is converted by `pil_to_rgb`; a missing, corrupt, truncated or non-image file, or
+    one whose header claims more than `max_pixels` pixels, raises `ImageError` naming the file.
     """
     ref = str(ref)
     if is_csv_ref(ref):
@@ -107,26 +190,7 @@ def read_image(ref: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         raise ImageError(ref, "is a folder, not an image")
     if path.stat().st_size == 0:
         raise ImageError(ref, "empty file")
-    try:
-        with warnings.catch_warnings():
-            # maskfer checks the size itself, below; Pillow's own warning would only repeat it.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                check_size(ref, *image.size, max_pixels=max_pixels)
-                image.load()  # decodes fully, so truncation is found here and not later
-                array = _to_rgb_uint8(image)
-    except Image.DecompressionBombError as exc:  # Pillow's own guard, for headers far over any limit
-        claimed = re.search(r"\((\d+) pixels\)", str(exc))
-        size = f"{int(claimed.group(1)):,} pixels" if claimed else f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels"
-        raise ImageTooLarge(ref, f"image of {size} is over the limit of {max_pixels:,} pixels "
-                                 "(a guard against decompression bombs; raise it with --max-pixels)") from None
-    except UnidentifiedImageError:
-        raise ImageError(ref, "not an image (unrecognised format)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(ref, f"corrupt or truncated image ({exc})") from None
-    if array.ndim != 3 or array.shape[0] < 2 or array.shape[1] < 2:
-        raise ImageError(ref, f"unusable image shape {array.shape}")
-    return np.ascontiguousarray(array)
+    return decode_image(path, ref, max_pixels)
 
 
 def content_hash(ref: str | Path) -> str:

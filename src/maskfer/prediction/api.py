@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from maskfer.labels import EMOTIONS
-from maskfer.core.images import MAX_PIXELS, check_size, read_image
+from maskfer.core.images import MAX_PIXELS, array_to_rgb, check_size, pil_to_rgb, read_image
 from maskfer.errors import MaskferError, check_name
 
 COLORS = ("rgb", "bgr")
@@ -49,7 +49,12 @@ class FaceResult:
 
 
 def load_image(image, color: str = "rgb", max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Any accepted image as a contiguous RGB uint8 array; one size rule for all (`core.images.check_size`)."""
+    """Any accepted image as a contiguous RGB uint8 array, read the same way whatever the entry point.
+
+    A path is decoded by `core.images.read_image`; a PIL image of any mode goes through the same
+    `pil_to_rgb`; an array through `array_to_rgb` (the same levels and alpha rules). One size rule
+    for all (`core.images.check_size`).
+    """
     check_name("color order", color, COLORS)
     if isinstance(image, (str, Path)):
         return read_image(str(image), max_pixels)
@@ -57,23 +62,11 @@ def load_image(image, color: str = "rgb", max_pixels: int = MAX_PIXELS) -> np.nd
 
     if isinstance(image, Image.Image):
         check_size("image", *image.size, max_pixels=max_pixels)
-        return np.asarray(image.convert("RGB")).copy()
+        return pil_to_rgb(image)
     if isinstance(image, np.ndarray):
         if image.ndim in (2, 3):
             check_size("array", image.shape[1], image.shape[0], max_pixels=max_pixels)
-        array = image
-        if array.ndim == 2:
-            array = np.repeat(array[:, :, None], 3, axis=2)
-        if array.ndim != 3 or array.shape[2] not in (3, 4):
-            raise MaskferError(f"expected an H x W x 3 image array, got shape {image.shape}")
-        if array.dtype != np.uint8:
-            if np.issubdtype(array.dtype, np.floating) and array.size and array.max() <= 1.0:
-                array = array * 255.0
-            array = np.clip(array, 0, 255).astype(np.uint8)
-        array = array[:, :, :3]
-        if color == "bgr":
-            array = array[:, :, ::-1]
-        return np.ascontiguousarray(array)
+        return array_to_rgb(image, color)
     raise MaskferError(f"expected a path, a PIL image or a NumPy array, got {type(image).__name__}")
 
 

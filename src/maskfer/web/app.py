@@ -51,34 +51,20 @@ def sniff(data: bytes) -> str | None:
 
 
 def decode_upload(data: bytes, config: ServeConfig) -> np.ndarray:
-    """Bytes -> RGB array, or an HTTPException with a 4xx status that says what was wrong."""
-    from PIL import Image
+    """Bytes -> RGB array by the same decoder as files, or an HTTPException with a 4xx status that says why."""
+    from maskfer.core.images import ImageError, ImageTooLarge, decode_image
 
     if not data:
         raise HTTPException(400, "empty upload")
     kind = sniff(data)
     if kind is None:
         raise HTTPException(415, "not a supported image: expected JPEG, PNG, GIF, BMP, TIFF or WebP bytes")
-    from maskfer.core.images import ImageError, ImageTooLarge, check_size
-
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            try:
-                check_size("upload", *image.size, max_pixels=config.max_pixels)  # the one size rule, as for files
-            except ImageTooLarge as exc:
-                raise HTTPException(413, exc.reason) from None
-            except ImageError as exc:
-                raise HTTPException(422, exc.reason) from None
-            image.load()
-            from maskfer.prediction.api import load_image
-
-            return load_image(image, max_pixels=config.max_pixels)
-    except HTTPException:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise HTTPException(413, f"image refused as a decompression bomb ({exc})") from None
-    except Exception as exc:  # PIL raises many kinds for damaged files
-        raise HTTPException(422, f"damaged or truncated {kind} image ({type(exc).__name__})") from None
+        return decode_image(io.BytesIO(data), "upload", config.max_pixels)
+    except ImageTooLarge as exc:
+        raise HTTPException(413, exc.reason) from None
+    except ImageError as exc:
+        raise HTTPException(422, f"damaged or unusable {kind} image: {exc.reason}") from None
 
 
 async def read_limited(upload: UploadFile, limit_bytes: int) -> bytes:
