@@ -54,3 +54,27 @@ def test_the_committed_model_card_is_what_its_command_writes_from_the_committed_
     result = CliRunner().invoke(app, ["model-card", "--rewrite", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_text() == (root / "MODEL_CARD.md").read_text()
+
+
+def test_a_limited_look_never_overwrites_the_committed_card(tmp_path, monkeypatch):
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from maskfer.cli import app
+    from maskfer.training import card
+
+    root = Path(__file__).resolve().parents[1]
+    kept = json.loads((root / "bench/results/model-card.json").read_text())
+    monkeypatch.setattr(card, "evaluate_models", lambda config, *args, **kwargs: {**kept, "config": {"limit": config.limit}})
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "MODEL_CARD.md").write_text("committed card")
+    (tmp_path / "bench/results").mkdir(parents=True)
+    (tmp_path / "bench/results/model-card.json").write_text("{}")
+    result = CliRunner().invoke(app, ["model-card", "--limit", "5", "--data", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "MODEL_CARD.md").read_text() == "committed card"
+    assert (tmp_path / "bench/results/model-card.json").read_text() == "{}"
+    look = tmp_path / "model-card-limit-5"
+    assert (look / "MODEL_CARD.md").is_file() and json.loads((look / "model-card.json").read_text())["config"]["limit"] == 5

@@ -614,11 +614,20 @@ def train_default(
                   "To ship it, copy both into src/maskfer/weights/.", highlight=False)
 
 
+def card_paths(out: Path | None, results: Path | None, limit: int | None) -> tuple[Path, Path]:
+    """Where a model card and its scores go: the committed files, except for a --limit look, which never overwrites them."""
+    folder = Path(f"model-card-limit-{limit}") if limit else Path(".")
+    out = out or folder / "MODEL_CARD.md"
+    return out, results or (out.parent / "model-card.json" if limit else Path("bench/results/model-card.json"))
+
+
 @app.command("model-card", cls=MaskferCommand)
 def model_card(
     data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder holding fer2013/, tcep/, ckplus/ and kdef-sample/."),
-    out: Path = typer.Option(Path("MODEL_CARD.md"), "--out", "-o", help="The model card to write."),
-    results: Path = typer.Option(Path("bench/results/model-card.json"), "--results", help="Where to keep every score (JSON)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", show_default=False,
+                                       help="The model card to write [default: MODEL_CARD.md; with --limit, model-card-limit-N/MODEL_CARD.md]."),
+    results: Optional[Path] = typer.Option(None, "--results", show_default=False,
+                                           help="Where the scores are kept (JSON) [default: bench/results/model-card.json; with --limit, in the card's folder]."),
     model: Optional[Path] = typer.Option(None, "--model", help="The ONNX model to describe (default: the shipped one)."),
     mask_check: Optional[Path] = typer.Option(None, "--mask-check", help="Its mask check (default: the shipped one)."),
     compare: list[str] = typer.Option([], "--compare", help="Another model, scored on the same crops (repeatable).",
@@ -636,6 +645,7 @@ def model_card(
     from maskfer.weights.format import TRAINING_LOG_NAME, weights_path
 
     with user_errors():
+        out, results = card_paths(out, results, limit)
         models = {"shipped": (str(model) if model else None, str(mask_check) if mask_check else None)}
         for item in compare:
             label, _, files = item.partition("=")
