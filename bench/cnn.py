@@ -2,7 +2,7 @@
 
     python bench/cnn.py --timing-only                      # seconds per epoch, every CNN, both inputs
     python bench/cnn.py --epochs 30                        # + the study's full configuration (hours on 2 cores)
-    python bench/cnn.py --epochs 5 --models mobilenet_v2   # a shorter run; the README says which was run
+    python bench/cnn.py --epochs 5 --models mobilenet_v2   # a shorter run; docs/study.md says which was run
 
 Part 1 times training batches of the study's size (60) for each CNN on the study's 64x64 input
 and on face-aligned crops (`--aligned-size`, default 96), and prints the median seconds per

@@ -79,7 +79,7 @@ def kept_epoch(history: list[dict]) -> int:
 
 
 def print_table(table: dict) -> None:
-    """The README's table: each finished fold's validation accuracy (%), its epochs trained (kept), and fit minutes."""
+    """docs/study.md's table: each finished fold's validation accuracy (%), its epochs trained (kept), and fit minutes."""
     protocols = list(dict.fromkeys(p for by_protocol in table.values() for p in by_protocol))
     print("\n| run | model | " + " | ".join(f"`{p}`, per fold (mean)" for p in protocols)
           + " | epochs trained (kept) | fit min per fold |")

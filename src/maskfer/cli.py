@@ -141,7 +141,7 @@ FOLDS = typer.Option(5, "--folds", help="Cross-validation folds.")
 SIZE = typer.Option(64, "--size", help="Side of the square image features, in pixels (the study's 64).")
 COLOR = typer.Option("rgb", "--color", help="Colour of the features: rgb (the study's) or gray.")
 PROTOCOL = typer.Option("auto", "--protocol", "-p",
-                        help="random, subject, source, mask_type or mask_renderer (see the README's Protocols); "
+                        help="random, subject, source, mask_type or mask_renderer (see the README's protocols); "
                              "auto: subject where every image names its person, else source.")
 
 

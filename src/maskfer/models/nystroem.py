@@ -8,7 +8,7 @@ images. Which linear fit was chosen by measurement (`bench/svm_grid.py`): liblin
 and squared-hinge solvers took 5 to 190 s per fit at 2,400 images on these features (slower
 than exact `SVC`), the least-squares SVM (a ridge fit to +-1 targets, one-vs-rest) 0.1-0.7 s.
 Its accuracy is not exact `SVC`'s: at 3,000 images its best grid point is 1.9 points lower,
-and single points differ by -4.9 to +9.5 points (README, Speed).
+and single points differ by -4.9 to +9.5 points (docs/benchmarks.md).
 """
 
 from __future__ import annotations

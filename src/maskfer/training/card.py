@@ -299,6 +299,17 @@ def ablation_section(rows: list[dict] | None) -> list[str]:
             "", ablation_table(rows), ""]
 
 
+def calibration_scope(results: dict, label: str) -> str:
+    """One sentence on where the seven numbers are calibrated probabilities, and where less so (ECE per set)."""
+    fer = [r[label]["ece"] for name, r in results.items() if name.startswith("fer2013")]
+    rest = [r[label]["ece"] for name, r in results.items() if not name.startswith("fer2013")]
+    if not fer or not rest:
+        return "Its calibration is measured below."
+    return (f"Its seven numbers are calibrated probabilities on photos like the ones the temperature was fitted on: "
+            f"expected calibration error {min(fer):.3f} to {max(fer):.3f} on FER2013 PrivateTest; on the posed sets and "
+            f"the tight crops it is {min(rest):.3f} to {max(rest):.3f}, so read them there as scores, not as frequencies.")
+
+
 def model_card(record: dict, metadata: dict, training: dict, label: str = "shipped", peers: dict | None = None,
                check: dict | None = None, ablation: list[dict] | None = None) -> str:
     """MODEL_CARD.md for the model `label` of an `evaluate_models` record, with `bench/peers.py`'s results beside it,
@@ -316,7 +327,7 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
         f"A {config['backbone']} (ImageNet initialisation) that reads one of seven expressions ({', '.join(EMOTIONS)}) "
         f"from a {config['size']}x{config['size']} face-aligned RGB crop, masked or not. The ImageNet normalisation, a "
         f"temperature ({float(metadata.get('temperature', 1.0)):.3f}, fitted on the validation photos) and the softmax are "
-        "inside the graph, so its seven numbers are calibrated probabilities. The file's metadata carries its training "
+        f"inside the graph. {calibration_scope(results, label)} The file's metadata carries its training "
         "config, the class order, the input size, the maskfer version and a format number. `maskfer.predict` runs it "
         "through ONNX Runtime; PyTorch is needed only to train it. Beside it, `mask-check.onnx` is the mask-worn check: "
         "a small CNN (`masknet`) reading the same crop, trained from scratch on the same training photos unmasked, behind "
