@@ -7,15 +7,15 @@ Each request works on its own arrays; MediaPipe graphs are per thread and the ON
 thread-safe, so concurrent requests do not mix.
 """
 
-from __future__ import annotations
-
 import base64
 import io
 from dataclasses import asdict, dataclass
 from importlib import resources
+from typing import Literal
 
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 import maskfer
 from maskfer.core.images import encode_image
 from maskfer.errors import MaskferError
+from maskfer.web.schema import Health, Prediction, Version, problems
 
 # Magic numbers of the image formats accepted: the upload's name and content type are ignored.
 SIGNATURES = {
@@ -81,10 +82,13 @@ def _jpeg_data_url(image: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(encode_image(image, "jpg", quality=90)).decode()
 
 
-def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
-    from maskfer.faces import find_faces
-    from maskfer.masks import MASKS, mask_faces  # both renderers registered
+# The upload's declared types, so that clients and schema-driven tools send images (the bytes are sniffed regardless).
+IMAGE_TYPES = "image/jpeg, image/png, image/gif, image/bmp, image/tiff, image/webp"
+UPLOAD = {"requestBody": {"content": {"multipart/form-data": {"encoding": {"image": {"contentType": IMAGE_TYPES}}}}}}
 
+
+def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
+    """The page, its static files and the JSON API, with the upload limits of `config`."""
     from fastapi_offline import FastAPIOffline
 
     # /docs and /redoc from files that ship in the fastapi-offline package, not from a CDN: they work offline.
@@ -92,6 +96,28 @@ def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
                          description="Facial expressions on masked faces: upload a photo, get each face's expression.")
     static = resources.files("maskfer.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    add_guards(app, config)
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(str(static / "index.html"), media_type="text/html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return FileResponse(str(static / "favicon.png"), media_type="image/png")
+
+    add_api(app, config)
+    return app
+
+
+def one_line(exc: RequestValidationError) -> str:
+    """FastAPI's list of validation errors as the one line every other error is."""
+    return "; ".join(f"{'.'.join(str(part) for part in error['loc'][1:]) or 'request'}: {error['msg']}"
+                     for error in exc.errors())
+
+
+def add_guards(app: FastAPI, config: ServeConfig) -> None:
+    """The body-size guard and the error handlers: every error answers `{"detail": "one line"}`."""
     limit = int(config.max_upload_mb * 1e6)
 
     @app.middleware("http")
@@ -102,65 +128,64 @@ def create_app(config: ServeConfig = ServeConfig()) -> FastAPI:
             return JSONResponse({"detail": f"upload is over the limit of {config.max_upload_mb:g} MB"}, status_code=413)
         return await call_next(request)
 
-    def check_mask(mask: str | None) -> str | None:
-        if mask in (None, "", "none"):
-            return None
-        if mask not in MASKS:
-            raise HTTPException(422, f"unknown mask type {mask!r}; valid: none, {', '.join(MASKS)}")
-        return mask
-
-    @app.get("/", include_in_schema=False)
-    def page():
-        return FileResponse(str(static / "index.html"), media_type="text/html")
-
-    @app.get("/favicon.ico", include_in_schema=False)
-    def favicon():
-        return FileResponse(str(static / "favicon.png"), media_type="image/png")
-
-    @app.get("/api/health")
-    def health() -> dict:
-        return {"status": "ok"}
-
-    @app.get("/api/version")
-    def version() -> dict:
-        from maskfer.prediction.model import load_model
-
-        model = load_model()
-        return {"maskfer": maskfer.__version__, "model": model.path.name, "model_input_size": model.size,
-                "model_trained_by": model.metadata.get("maskfer_version"), "classes": list(model.classes),
-                "mask_types": list(MASKS), "mask_renderers": {name: spec.renderer for name, spec in MASKS.items()},
-                "limits": asdict(config)}
-
-    @app.post("/api/predict")
-    async def predict(image: UploadFile = File(..., description="the photo"),
-                      mask: str | None = Form(None, description="draw this mask type on every face first"),
-                      seed: int = Form(0, ge=0, description="the seed of the drawn mask (0 or more)")) -> dict:
-        """Every face with its box, mask worn or not, expression and seven probabilities."""
-        kind = check_mask(mask)
-        data = await read_limited(image, limit)
-        rgb = await run_in_threadpool(decode_upload, data, config)  # decoding is CPU work: off the event loop
-        return await run_in_threadpool(_predict, rgb, kind, seed, config.max_faces)
-
-    @app.post("/api/mask", response_class=Response, responses={200: {"content": {"image/png": {}}}})
-    async def mask_image(image: UploadFile = File(...), mask: str = Form(..., description="a mask type"),
-                         seed: int = Form(0, ge=0, description="the seed of the drawn mask (0 or more)")) -> Response:
-        """The photo as PNG with a synthetic mask drawn on every face."""
-        kind = check_mask(mask)
-        if kind is None:
-            raise HTTPException(422, "choose a mask type")
-        data = await read_limited(image, limit)
-        rgb = await run_in_threadpool(decode_upload, data, config)
-        faces = await run_in_threadpool(find_faces, rgb)  # found once: the count answers, the same faces are masked
-        if not faces:
-            raise HTTPException(422, "no face found in the photo, so no mask was drawn")
-        masked = await run_in_threadpool(mask_faces, rgb, faces, kind, seed)
-        return Response(encode_image(masked, "png"), media_type="image/png", headers={"X-Faces-Masked": str(len(faces))})
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        return JSONResponse({"detail": one_line(exc)}, status_code=422)
 
     @app.exception_handler(MaskferError)
     async def maskfer_error(request: Request, exc: MaskferError):
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
-    return app
+
+def add_api(app: FastAPI, config: ServeConfig) -> None:
+    """The JSON routes; mask names are an enum in the schema, taken from the registered masks."""
+    from maskfer.faces import find_faces
+    from maskfer.masks import MASKS, mask_faces  # both renderers registered
+
+    limit = int(config.max_upload_mb * 1e6)
+    MaskType = Literal[tuple(MASKS)]  # noqa: N806 (a type, built from the registry)
+    MaskChoice = Literal[("none", "", *MASKS)]  # noqa: N806 ("" is what an HTML form sends for no choice)
+    errors = problems(400, 413, 415, 422)
+
+    @app.get("/api/health")
+    def health() -> Health:
+        return Health(status="ok")
+
+    @app.get("/api/version")
+    def version() -> Version:
+        from maskfer.prediction.model import load_model
+
+        model = load_model()
+        return Version(maskfer=maskfer.__version__, model=model.path.name, model_input_size=model.size,
+                       model_trained_by=model.metadata.get("maskfer_version"), classes=list(model.classes),
+                       mask_types=list(MASKS), mask_renderers={name: spec.renderer for name, spec in MASKS.items()},
+                       limits=asdict(config))
+
+    @app.post("/api/predict", responses=errors, openapi_extra=UPLOAD, response_model_exclude_unset=True)
+    async def predict(image: UploadFile = File(..., description="the photo"),
+                      mask: MaskChoice = Form("none", description="draw this mask type on every face first", examples=["kn95"]),
+                      seed: int = Form(0, ge=0, description="the seed of the drawn mask (0 or more)")) -> Prediction:
+        """Every face with its box, mask worn or not, expression and seven probabilities."""
+        data = await read_limited(image, limit)
+        rgb = await run_in_threadpool(decode_upload, data, config)  # decoding is CPU work: off the event loop
+        kind = None if mask in ("none", "") else mask
+        return Prediction(**await run_in_threadpool(_predict, rgb, kind, seed, config.max_faces))
+
+    @app.post("/api/mask", response_class=Response, openapi_extra=UPLOAD,
+              responses={200: {"content": {"image/png": {}}, "description": "the masked photo",
+                               "headers": {"X-Faces-Masked": {"schema": {"type": "integer"}, "description": "faces masked"}}},
+                         **errors})
+    async def mask_image(image: UploadFile = File(..., description="the photo"),
+                         mask: MaskType = Form(..., description="a mask type", examples=["surgical"]),
+                         seed: int = Form(0, ge=0, description="the seed of the drawn mask (0 or more)")) -> Response:
+        """The photo as PNG with a synthetic mask drawn on every face; 422 when no face is found."""
+        data = await read_limited(image, limit)
+        rgb = await run_in_threadpool(decode_upload, data, config)
+        faces = await run_in_threadpool(find_faces, rgb)  # found once: the count answers, the same faces are masked
+        if not faces:
+            raise HTTPException(422, "no face found in the photo, so no mask was drawn")
+        masked = await run_in_threadpool(mask_faces, rgb, faces, mask, seed)
+        return Response(encode_image(masked, "png"), media_type="image/png", headers={"X-Faces-Masked": str(len(faces))})
 
 
 def _predict(rgb: np.ndarray, kind: str | None, seed: int, max_faces: int) -> dict:
