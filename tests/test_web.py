@@ -84,7 +84,7 @@ def test_mask_route_returns_a_png(client, astronaut):
     ("/api/predict", b"", {}, 400, "empty upload"),
     ("/api/predict", b"GIF? no, just text pretending to be a JPEG", {}, 415, "not a supported image"),
     ("/api/predict", "truncated", {}, 422, "damaged or unusable png image: corrupt or truncated"),
-    ("/api/predict", "photo", {"mask": "balaclava"}, 422, "mask: Input should be 'none', 'surgical', 'cloth'"),
+    ("/api/predict", "photo", {"mask": "balaclava"}, 422, "mask: Input should be 'none', '', 'surgical', 'cloth'"),
     ("/api/mask", "photo", {"mask": "none"}, 422, "mask: Input should be 'surgical', 'cloth'"),
     ("/api/predict", "photo", {"seed": "-1"}, 422, "seed: Input should be greater than or equal to 0"),
     ("/api/predict", "dot", {}, 422, "1x1 pixels is too small to hold a face"),  # as the CLI and maskfer.predict say
