@@ -146,7 +146,7 @@ def _face_with_eyes(left, right):
     landmarks = np.zeros((468, 3), np.float32)
     landmarks[LEFT_EYE, :2] = left
     landmarks[RIGHT_EYE, :2] = right
-    return Face(landmarks, (0, 0, 200, 200), 0.0, 0.0, 0.0)
+    return Face(landmarks, (0, 0, 200, 200))
 
 
 def test_aligned_crop_levels_the_eyes_at_a_fixed_place():

@@ -19,16 +19,18 @@ import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from maskfer.errors import MaskferError
+from maskfer.faces.pose import head_pose
 
 # Bumped whenever the landmarks found for the same pixels change; part of every cache key derived from
 # them (landmarks, aligned crops, masked images), so an older cache is never read as this one.
-FACES_VERSION = 2
+FACES_VERSION = 3  # 3: head pose by a rigid fit of all 468 points (maskfer.faces.pose)
 CROP_SIDE = 128  # at most this size, an image with no face detected is tried as a registered face crop
 MIN_CROP_SCORE = 0.5  # ... and kept only if the landmark model finds it this face-like
 CACHED_FACES = 100  # faces kept per photo in the landmark cache
@@ -47,27 +49,35 @@ RIGHT_BROW = [276, 283, 282, 295, 285, 300, 293, 334, 296, 336]
 MUST_COVER = LIPS + NOSTRILS
 MUST_NOT_COVER = LEFT_EYE + RIGHT_EYE + LEFT_BROW + RIGHT_BROW
 
-# A generic 3D face (millimetres) at six mesh points, for head pose by solvePnP.
-_POSE_POINTS = [1, 152, 33, 263, 61, 291]
-_POSE_MODEL = np.array([[0.0, 0.0, 0.0], [0.0, -63.6, -12.5], [-43.3, 32.7, -26.0], [43.3, 32.7, -26.0],
-                        [-28.9, -28.9, -24.1], [28.9, -28.9, -24.1]], dtype=np.float64)
-
-
 class LandmarkError(MaskferError):
     """MediaPipe is missing or unusable."""
 
 
 @dataclass
 class Face:
-    """One face: its 468 landmarks in image pixels (x, y, z), its box and its head pose in degrees."""
+    """One face: its 468 landmarks in image pixels (x, y, z), its box, and its head pose in degrees (from the landmarks)."""
 
     landmarks: np.ndarray
     box: tuple[int, int, int, int]  # x0, y0, x1, y1
-    yaw: float
-    pitch: float
-    roll: float
     source: str = "detector"  # "detector": found by a face detector; "crop": the whole image taken as the face
     score: float = 1.0  # the detector's score; for "crop", the landmark model's face-presence probability
+
+    @cached_property
+    def pose(self) -> tuple[float, float, float]:
+        """(yaw, pitch, roll), see `maskfer.faces.pose.head_pose`."""
+        return head_pose(self.landmarks)
+
+    @property
+    def yaw(self) -> float:
+        return self.pose[0]
+
+    @property
+    def pitch(self) -> float:
+        return self.pose[1]
+
+    @property
+    def roll(self) -> float:
+        return self.pose[2]
 
     @property
     def width(self) -> int:
@@ -116,7 +126,7 @@ def _landmarks_in_roi(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray
 def _face_from_points(points: np.ndarray, width: int, height: int, source: str, score: float) -> Face:
     x0, y0 = np.floor(points[:, :2].min(axis=0)).astype(int)
     x1, y1 = np.ceil(points[:, :2].max(axis=0)).astype(int)
-    return Face(points, (int(x0), int(y0), int(x1), int(y1)), *head_pose(points, width, height), source=source, score=score)
+    return Face(points, (int(x0), int(y0), int(x1), int(y1)), source=source, score=score)
 
 
 def crop_landmarks(image: np.ndarray) -> Face:
@@ -176,28 +186,6 @@ def _overlap(a, b) -> float:
     return inter / (a[2] * a[3] + b[2] * b[3] - inter + 1e-9)
 
 
-def head_pose(points: np.ndarray, width: int, height: int) -> tuple[float, float, float]:
-    """Yaw, pitch and roll in degrees (yaw > 0: the face turns to the image's right)."""
-    image_points = points[_POSE_POINTS, :2].astype(np.float64)
-    focal = float(max(width, height))
-    camera = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=np.float64)
-    ok, rotation, _ = cv2.solvePnP(_POSE_MODEL, image_points, camera, None, flags=cv2.SOLVEPNP_EPNP)
-    if not ok:
-        return 0.0, 0.0, 0.0
-    matrix, _ = cv2.Rodrigues(rotation)
-    # Image y points down while the model's y points up: flip to read angles in the usual sense.
-    matrix = np.diag([1.0, -1.0, -1.0]) @ matrix
-    pitch = np.degrees(np.arctan2(matrix[2, 1], matrix[2, 2]))
-    yaw = np.degrees(np.arcsin(-np.clip(matrix[2, 0], -1, 1)))
-    roll = np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0]))
-    pitch = (pitch + 180) % 360 - 180
-    if pitch > 90:
-        pitch -= 180
-    elif pitch < -90:
-        pitch += 180
-    return float(yaw), float(pitch), float(roll)
-
-
 def find_faces(image: np.ndarray, *, max_faces: int = 10, crop_fallback: bool = True, min_score: float = 0.5) -> list[Face]:
     """Every face in an RGB uint8 image, largest first (at most `max_faces`); [] when there is none.
 
@@ -249,12 +237,11 @@ def cached_faces(image: np.ndarray, cache, *, max_faces: int = 10, crop_fallback
     key = stable_key("faces", FACES_VERSION, pixels_hash(image), crop_fallback)
     hit = cache.load_arrays("faces", key)
     if hit is not None:
-        faces = [Face(lm, tuple(int(v) for v in box), *map(float, pose), source=str(source), score=float(score))
-                 for lm, box, pose, source, score in zip(hit["landmarks"], hit["boxes"], hit["poses"], hit["sources"], hit["scores"])]
+        faces = [Face(lm, tuple(int(v) for v in box), source=str(source), score=float(score))
+                 for lm, box, source, score in zip(hit["landmarks"], hit["boxes"], hit["sources"], hit["scores"])]
         return faces[:max_faces]
     faces = find_faces(image, max_faces=CACHED_FACES, crop_fallback=crop_fallback)
     cache.save_arrays("faces", key, landmarks=np.array([f.landmarks for f in faces], np.float32).reshape(-1, 468, 3),
                       boxes=np.array([f.box for f in faces], np.int64).reshape(-1, 4),
-                      poses=np.array([(f.yaw, f.pitch, f.roll) for f in faces], np.float64).reshape(-1, 3),
                       sources=np.array([f.source for f in faces], dtype=str), scores=np.array([f.score for f in faces]))
     return faces[:max_faces]
