@@ -184,6 +184,9 @@ def test_every_command_documents_every_option_one_way(name, command):
         if param.name == "help" or getattr(param, "hidden", False):
             continue
         assert param.help, f"{name} {param.opts}: no help"
+        # every word of the help is shown: Rich would swallow a [bracketed] phrase as markup
+        shown = " ".join(text.replace("│", " ").split())
+        assert all(word in shown for word in param.help.split()), f"{name} {param.opts}: help text not shown whole"
         if param.param_type_name == "option" and not param.is_flag and not param.required and param.default is not None \
                 and param.show_default is not False:
             assert any(opt in text for opt in param.opts), f"{name} {param.opts} missing from --help"

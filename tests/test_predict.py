@@ -447,3 +447,14 @@ def test_a_batch_killed_by_a_signal_keeps_its_rows_as_ctrl_c_does(astronaut, tmp
     rows = list(csv.DictReader(open(out)))
     assert 2 <= len(rows) < 40 and all(r["expression"] in EMOTIONS for r in rows)
     assert not list(tmp_path.glob(".faces.csv.*"))
+
+
+def test_the_summary_goes_to_stdout_whenever_rows_go_to_a_file(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "wall.png")
+    for names, status in ((["wall.png"], 0), (["wall.png", "dot.png"], 1)):
+        result = run("predict", *[tmp_path / n for n in names], "--out", tmp_path / f"rows-{status}.csv")
+        assert result.exit_code == status
+        assert f"of {len(names)} file" in result.stdout and "read" not in result.stderr, (result.stdout, result.stderr)

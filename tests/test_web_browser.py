@@ -101,6 +101,12 @@ def test_upload_see_the_face_switch_the_mask(server, browser, tmp_path, viewport
     page.screenshot(path=str(ARTIFACTS / f"web-page-{'phone' if viewport['width'] < 500 else 'desktop'}.png"), full_page=True)
     if viewport["width"] < 500:  # nothing wider than the phone's screen
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    # A file that fails leaves no earlier photo's boxes and bars under its error.
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really" * 10)
+    page.set_input_files("#file", str(broken))
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Error:')")
+    assert page.locator("#faces li.face").count() == 0 and not page.is_visible("#canvas")
     assert problems == []
     page.close()
 
@@ -130,10 +136,9 @@ def test_live_webcam_reads_faces_continuously(server, playwright, tmp_path):
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.goto(server + "/")
     assert page.is_visible("#hint") and not page.is_visible("#canvas")  # the empty page says what to do
-    assert not page.is_visible("#live-toggle")  # no live reading to offer before there is a camera
-    page.click("#camera")
-    page.wait_for_selector("#live-toggle", state="visible")
-    page.check("#live")
+    assert page.is_visible("#live-toggle") and not page.is_visible("#snap")  # Live is offered at once; ticking it
+    page.check("#live")  # starts the camera; the snapshot button waits for frames
+    page.wait_for_selector("#snap", state="visible")
     page.wait_for_function("document.getElementById('status').textContent.startsWith('Live: 1 face')", timeout=30_000)
     readings = page.evaluate("""() => new Promise((resolve) => {  // count the answers over two seconds
         let n = 0; const seen = new MutationObserver(() => n++);

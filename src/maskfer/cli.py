@@ -533,11 +533,14 @@ def predict(
                 writer.write(file_rows)
     summary = (f"{read} of {_count(len(files), 'file')} read, {_count(faces, 'face')}"
                + (f", written to {out}" if out else "") + (f"; {_count(failed, 'problem')}" if failed else ""))
-    if failed:  # stderr holds problems only: a good run leaves it empty
-        errors.print(summary, highlight=False)
-        raise typer.Exit(1)
-    if out is not None:  # stdout is free when the rows went to a file
+    # The summary goes to stdout when the rows went to a file, failed files or not; with the rows on stdout it is
+    # printed only after a failure, to stderr, so that stdout stays rows and a good run leaves stderr empty.
+    if out is not None:
         console.print(summary, highlight=False)
+    elif failed:
+        errors.print(summary, highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _count(n: int, noun: str) -> str:
@@ -625,13 +628,13 @@ def card_paths(out: Path | None, results: Path | None, limit: int | None) -> tup
 def model_card(
     data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder holding fer2013/, tcep/, ckplus/ and kdef-sample/."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", show_default=False,
-                                       help="The model card to write [default: MODEL_CARD.md; with --limit, model-card-limit-N/MODEL_CARD.md]."),
+                                       help="The model card to write (default: MODEL_CARD.md; with --limit, model-card-limit-N/MODEL_CARD.md)."),
     results: Optional[Path] = typer.Option(None, "--results", show_default=False,
-                                           help="Where the scores are kept (JSON) [default: bench/results/model-card.json; with --limit, in the card's folder]."),
+                                           help="Where the scores are kept, as JSON (default: bench/results/model-card.json; with --limit, beside the card)."),
     model: Optional[Path] = typer.Option(None, "--model", help="The ONNX model to describe (default: the shipped one)."),
     mask_check: Optional[Path] = typer.Option(None, "--mask-check", help="Its mask check (default: the shipped one)."),
-    compare: list[str] = typer.Option([], "--compare", help="Another model, scored on the same crops (repeatable).",
-                                      metavar="LABEL=MODEL.onnx:CHECK.onnx", show_default=False),
+    compare: list[str] = typer.Option([], "--compare", help="Another model and its mask check (two .onnx files), scored on the same crops; repeatable.",
+                                      metavar="LABEL=ONNX:CHECK", show_default=False),
     limit: Optional[int] = typer.Option(None, "--limit", help="Photos per evaluation set (a quick look; the card says so)."),
     peers: Path = typer.Option(Path("bench/results/peers.json"), "--peers", help="bench/peers.py's results, shown beside the model's (left out if the file is absent)."),
     ablation: Path = typer.Option(Path("bench/results/ablation.json"), "--ablation", help="bench/ablate.py's results, shown in the card (left out if the file is absent)."),

@@ -95,8 +95,13 @@ async function analyse() {
     status(answer.faces.length ? count(answer.faces.length, "face") + (answer.mask ? `, each behind a mask: ${display(answer.mask)}` : "")
                                : "No face found in this photo.");
   } catch (error) {
-    if (id === requestId) status(`Error: ${error.message}`, true);
+    if (id === requestId) { clearResults(); status(`Error: ${error.message}`, true); }
   }
+}
+
+// A failed reading leaves no earlier photo's boxes and bars under its error.
+function clearResults() {
+  canvas.hidden = true; $("faces").replaceChildren(); $("hint").hidden = false;
 }
 
 function usePhoto(blob) { photo = blob; analyse(); }
@@ -111,15 +116,24 @@ drop.addEventListener("drop", (e) => {
 });
 $("mask").addEventListener("change", analyse);
 
-$("camera").addEventListener("click", async () => {
+// The webcam, started once by "Use webcam" or by ticking Live; true when frames are coming.
+async function startCamera() {
+  const video = $("video");
+  if (video.srcObject) return true;
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({ video: true });
-    const video = $("video");
-    video.srcObject = stream; video.hidden = false;
+    video.srcObject = await navigator.mediaDevices.getUserMedia({ video: true });
+    video.hidden = live;
     await video.play();
-    $("snap").hidden = false; $("live-toggle").hidden = false;  // only once frames are there to take
-  } catch (error) { status(`Webcam unavailable: ${error.message}`, true); }
-});
+    $("snap").hidden = false;  // only once frames are there to take
+    return true;
+  } catch (error) {
+    video.srcObject = null;
+    status(`Webcam unavailable: ${error.message}`, true);
+    return false;
+  }
+}
+
+$("camera").addEventListener("click", startCamera);
 // Live: grab a frame, read it, draw it with its boxes, then the next; one request in flight at a time,
 // so the rate follows the server (a few frames a second here). Frames live only in this page's memory.
 async function readFrame() {
@@ -150,8 +164,9 @@ async function readFrame() {
   setTimeout(readFrame, 50);
 }
 
-$("live").addEventListener("change", (e) => {
+$("live").addEventListener("change", async (e) => {
   live = e.target.checked;
+  if (live && !(await startCamera())) { $("live").checked = live = false; return; }
   $("video").hidden = live;  // while live, the canvas shows the frames with their boxes: one picture, not two
   if (live) readFrame(); else status("Live reading paused.");
 });
