@@ -91,6 +91,12 @@ def test_reproduce_quick_on_the_kdef_sample_writes_the_report(tmp_path):
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "<table>" in html and "subject" in html
     assert (out / "report.md").read_text().count("![") == len(list((out / "figures").glob("*.png")))
+    sweep_folds = sum(len(s["points"]) * s["config"]["n_splits"] for s in record["sweeps"])
+    assert f"its sweeps add {sweep_folds} more folds" in html  # the progress bar's total is explained
+    from PIL import Image
+
+    with Image.open(out / "figures" / "sweeps.png") as sweeps:  # two panels a row, so a page-wide figure stays legible
+        assert sweeps.width <= 2 * sweeps.height * 1.6, sweeps.size
     # the report renders again from the results file alone
     again = run("report", out / "results.json", "--out", tmp_path / "again")
     assert again.exit_code == 0 and (tmp_path / "again" / "report.html").exists()

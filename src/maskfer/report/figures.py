@@ -67,8 +67,13 @@ def confusion_grid(rows: list[dict], title: str) -> Figure:
 def sweep_curves(sweeps: list[dict]) -> Figure:
     """Validation (solid) and training (dashed) accuracy along each one-parameter sweep, per protocol."""
     names = list(dict.fromkeys(s["sweep"] for s in sweeps if len(s["points"][0]["params"]) == 1))
-    figure = Figure(layout="constrained", figsize=(4.2 * max(1, len(names)), 3.4))
-    axes = np.atleast_1d(figure.subplots(1, max(1, len(names))))
+    # Two panels a row at most: a page scales a wide figure to its width, and a row of five left 7-pixel tick labels.
+    columns = min(2, max(1, len(names)))
+    rows = -(-max(1, len(names)) // columns)
+    figure = Figure(layout="constrained", figsize=(4.6 * columns, 3.6 * rows))
+    axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
     for ax, name in zip(axes, names):
         for sweep in (s for s in sweeps if s["sweep"] == name):
             (param,) = sweep["points"][0]["params"]

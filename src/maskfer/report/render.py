@@ -59,6 +59,7 @@ def build_blocks(record: dict) -> list[tuple]:
     all_folds = [f for section in ("models", "augmented", "held_out_masks", "held_out_renderers", "unmasked", "aligned")
                  for r in record.get(section, []) for f in r["folds"]]
     fold_seconds = sum(f.get("fit_seconds", 0) + f.get("predict_seconds", 0) for f in all_folds)
+    sweep_folds = sum(len(s["points"]) * s["config"]["n_splits"] for s in record.get("sweeps", []))
     blocks: list[tuple] = [
         ("h1", f"maskfer study report: {Path(study['data']).name}" + (", masked" if masked else "")),
         ("p", f"{data['n_used']} {'masked ' if masked else ''}images of {data['n_subjects']} subjects from `{data['root']}` "
@@ -67,8 +68,9 @@ def build_blocks(record: dict) -> list[tuple]:
               f"{study['n_splits']}-fold cross-validation, seed {study['seed']}"
               + (f", balanced sample of {study['sample']}" if study.get("sample") else "") + ". "
               f"maskfer {record['maskfer_version']}. This run took {record['seconds']:.0f} s; fitting and scoring its "
-              f"{len(all_folds)} folds took {fold_seconds:.0f} s of compute when they were first run (every fold is cached, "
-              "so a rerun reads them back)."),
+              f"{len(all_folds)} folds of models took {fold_seconds:.0f} s of compute when they were first run"
+              + (f", and its sweeps add {sweep_folds} more folds, one set per sweep point" if sweep_folds else "")
+              + " (every fold is cached, so a rerun reads them back; the run's progress bar counts them all)."),
         ("h2", "Protocols"),
         ("table", ["protocol", "what it keeps apart"], [[p, PROTOCOLS[p]] for p in protocols]),
         ("p", (f"The study reported {STUDY_HEADLINE}. Its split is our `random` protocol, where the same person (and "
