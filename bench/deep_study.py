@@ -11,9 +11,11 @@ fold-major, so a run stopped early holds the first folds of every model and prot
 
 A cache lives on one machine; the study spans sessions on several. So every finished fold is
 also recorded in bench/results/deep_study.json (its cache key, which hashes the masked
-features, the config and the fold, and its scores), and `--run` puts recorded folds back into
+features, the config and the fold, and its scores), and every call puts recorded folds back into
 the cache first: a fold finished anywhere is never trained again, and one whose data or
 settings changed has another key and is trained afresh. Part-trained folds stay local.
+The 40 recorded folds were made with face path 2 (`maskfer.faces.FACES_VERSION`); face path 3 shades
+the drawn masks by another head-pose estimate, so under it they are not matched and the script says so.
 
 It prints each configuration's folds (done, part-trained at epoch k, waiting), the validation
 accuracy of each finished fold with its best and final epoch, and draws every finished fold's
@@ -112,13 +114,15 @@ def main():
                         help="where --run's reports go (report.md and its figures are kept in the repository)")
     args = parser.parse_args()
     from maskfer.core.cache import Cache
+    from maskfer.faces import FACES_VERSION
     from maskfer.study import study_status
 
     cache = Cache()
     commands = {name: ["maskfer", "reproduce", str(TCEP), *COMMON, *cli_options(options), "--out", str(args.out / name.split()[0])]
                 for name, options in RUNS.items()}
+    # The recorded folds go back into the cache first, so that a fresh clone's status shows them done, run or not.
+    print(f"{restore_recorded(cache)} recorded folds put back into the cache {cache.root}", flush=True)
     if args.run:
-        print(f"{restore_recorded(cache)} recorded folds put back into the cache {cache.root}", flush=True)
         study_status(study_for(next(iter(RUNS.values()))), cache)  # masks TCEP and makes its features once, for all runs
         running = [subprocess.Popen(command) for command in commands.values()]
         if any(process.wait() for process in running):
@@ -145,6 +149,13 @@ def main():
                 curves.append((row["protocol"], f"{row['model']} ({name})", history))
             table.setdefault((name, row["model"]), {})[row["protocol"]] = done
     print_table(table)
+    recorded = len(json.loads(RECORD.read_text())) if RECORD.exists() else 0
+    matched = sum(len(done) for by_protocol in table.values() for done in by_protocol.values())
+    if matched < recorded:
+        print(f"\n{recorded - matched} of the {recorded} recorded folds do not match this code's folds: they were made from "
+              "other data or settings (the recorded ones from face path 2; this code's is "
+              f"{FACES_VERSION}), so --run would train them afresh; "
+              "their results are in docs/study.md and docs/deep-study/.")
     if curves:
         import matplotlib
 
