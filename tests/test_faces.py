@@ -51,3 +51,34 @@ def test_landmark_cache_is_keyed_by_pixels_and_face_path_version(tmp_path, monke
     monkeypatch.setattr(landmarks, "FACES_VERSION", FACES_VERSION + 1)
     with pytest.raises(pytest.fail.Exception):
         cached_faces(image, cache)  # a newer face path never reads an older one's landmarks
+
+
+def test_landmarks_match_those_recorded_from_mediapipes_own_graphs():
+    # tests/data/recorded-landmarks.npz: the landmarks MediaPipe 0.10.21's detection graphs led to (commit 4a5df6f),
+    # on a seeded sample of the shared photos; the face path's own detectors must land within 0.05 pixel of them.
+    from pathlib import Path
+
+    recorded = np.load(Path(__file__).parent / "data" / "recorded-landmarks.npz")
+    root = shared("")
+    for key in sorted(set(recorded["keys"])):
+        faces = find_faces(read_image(root / key))
+        expected = recorded["landmarks"][recorded["keys"] == key]
+        assert len(faces) == len(expected), key
+        for face, landmarks in zip(faces, expected):
+            assert np.abs(face.landmarks - landmarks).max() < 0.05, key
+
+
+def test_the_detectors_decode_what_the_models_say():
+    from skimage import data
+
+    from maskfer.faces.detection import DETECTORS, anchors, detect
+
+    assert [len(anchors(spec)) for spec in DETECTORS.values()] == [2304, 896]  # the models' output rows
+    image = data.astronaut()
+    for name in DETECTORS:
+        (face,) = detect(image, name)
+        x, y, w, h = face.box
+        right_eye, left_eye = face.keypoints[:2]
+        assert 150 < x < 200 and 40 < y < 120 and 80 < w < 130 and face.score > 0.9, (name, face)
+        assert right_eye[0] < left_eye[0] and x < right_eye[0] < x + w and y < right_eye[1] < y + h
+    assert detect(np.zeros((200, 300, 3), np.uint8), "full_range") == []

@@ -15,7 +15,7 @@ def test_import_is_inert():
     assert output == "[] True"
 
 
-def test_predict_loads_neither_scikit_learn_nor_pandas_nor_torch(tmp_path):
+def test_predict_loads_neither_scikit_learn_nor_pandas_nor_torch_nor_mediapipe(tmp_path):
     from PIL import Image
     from skimage import data
 
@@ -24,7 +24,7 @@ def test_predict_loads_neither_scikit_learn_nor_pandas_nor_torch(tmp_path):
     code = (
         "import sys, maskfer; faces = maskfer.predict(sys.argv[1]); "
         "print(len(faces), faces[0].expression in maskfer.prediction.api.EMOTIONS, "
-        "[m for m in ('sklearn', 'pandas', 'torch') if m in sys.modules])"
+        "[m for m in ('sklearn', 'pandas', 'torch', 'mediapipe', 'tensorflow') if m in sys.modules])"
     )
     output = subprocess.run([sys.executable, "-c", code, str(photo)], capture_output=True, text=True, check=True).stdout
     assert output.strip().splitlines()[-1] == "1 True []"

@@ -9,23 +9,22 @@ then runs on each face's window, rotated so the eyes are level, as MediaPipe's o
 pipeline does. An image of at most `CROP_SIDE` pixels with no detection is tried as a
 registered face crop (FER2013, CK+) and kept if the landmark model agrees it is a face.
 
-The models ship inside the `mediapipe==0.10.21` wheel, so this runs offline; they are created
-on first use (one set per thread) and never at import time.
+The model files ship in `maskfer/faces/models/` (from MediaPipe 0.10.21, Apache-2.0), so this runs
+offline without MediaPipe; they are loaded on first use (one set per thread), never at import time.
 """
 
 from __future__ import annotations
 
-import os
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
+from importlib import resources
 
 import cv2
 import numpy as np
 
 from maskfer.errors import MaskferError
+from maskfer.faces.detection import DETECTORS, detect, model_path
 from maskfer.faces.pose import head_pose
 
 # Bumped whenever the landmarks found for the same pixels change; part of every cache key derived from
@@ -48,10 +47,6 @@ LEFT_BROW = [46, 53, 52, 65, 55, 70, 63, 105, 66, 107]
 RIGHT_BROW = [276, 283, 282, 295, 285, 300, 293, 334, 296, 336]
 MUST_COVER = LIPS + NOSTRILS
 MUST_NOT_COVER = LEFT_EYE + RIGHT_EYE + LEFT_BROW + RIGHT_BROW
-
-class LandmarkError(MaskferError):
-    """MediaPipe is missing or unusable."""
-
 
 @dataclass
 class Face:
@@ -96,13 +91,10 @@ _local = threading.local()
 
 
 def _crop_model():
-    """MediaPipe's own 468-point landmark model, run directly by OpenCV (no detector in front)."""
+    """MediaPipe's 468-point landmark model (`models/face_landmark.tflite`), run by OpenCV, one per thread."""
     if not hasattr(_local, "crop_model"):
-        try:
-            import mediapipe
-        except ImportError as exc:
-            raise LandmarkError(f"face landmarks need mediapipe==0.10.21 (pip install 'mediapipe==0.10.21'): {exc}") from None
-        _local.crop_model = cv2.dnn.readNetFromTFLite(str(Path(mediapipe.__file__).parent / "modules/face_landmark/face_landmark.tflite"))
+        with resources.as_file(model_path("face_landmark.tflite")) as path:
+            _local.crop_model = cv2.dnn.readNetFromTFLite(str(path))
     return _local.crop_model
 
 
@@ -144,40 +136,6 @@ def crop_landmarks(image: np.ndarray) -> Face:
     return _face_from_points(points, width, height, "crop", score)
 
 
-_STDERR_LOCK = threading.Lock()
-
-
-@contextmanager
-def _native_logs_silenced():
-    """Start-up lines that MediaPipe's C++ code writes straight to file descriptor 2 ("Created TensorFlow
-    Lite XNNPACK delegate", absl's warning, two "feedback manager" warnings) are dropped while its
-    graphs start; maskfer promises one line per problem on stderr. Only here, never at import."""
-    with _STDERR_LOCK:  # one redirect at a time, or two threads could leave fd 2 pointing at /dev/null
-        saved, quiet = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(quiet, 2)
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(quiet)
-
-
-def _detectors():
-    """MediaPipe's full-range (faces up to about 5 m) and short-range detectors, one pair per thread."""
-    if not hasattr(_local, "detectors"):
-        try:
-            from mediapipe.python.solutions import face_detection
-        except ImportError as exc:
-            raise LandmarkError(f"face detection needs mediapipe==0.10.21 (pip install 'mediapipe==0.10.21'): {exc}") from None
-        with _native_logs_silenced():
-            detectors = [face_detection.FaceDetection(model_selection=m, min_detection_confidence=0.5) for m in (1, 0)]
-            for detector in detectors:  # the first run starts the graph, which is when the lines are written
-                detector.process(np.zeros((64, 64, 3), np.uint8))
-        _local.detectors = detectors
-    return _local.detectors
-
-
 def _overlap(a, b) -> float:
     """Intersection over union of two (x, y, w, h) boxes."""
     x0, y0 = max(a[0], b[0]), max(a[1], b[1])
@@ -199,24 +157,21 @@ def find_faces(image: np.ndarray, *, max_faces: int = 10, crop_fallback: bool = 
     height, width = image.shape[:2]
     pixels = np.ascontiguousarray(image)
     kept = []  # (detection, box in pixels), best score first, overlapping duplicates dropped
-    found = [d for detector in _detectors() for d in (detector.process(pixels).detections or [])]
-    for detection in sorted(found, key=lambda d: -d.score[0]):
-        b = detection.location_data.relative_bounding_box
-        box = (b.xmin * width, b.ymin * height, b.width * width, b.height * height)
-        if detection.score[0] >= min_score and all(_overlap(box, other) < 0.3 for _, other in kept):
-            kept.append((detection, box))
+    found = [d for detector in DETECTORS for d in detect(pixels, detector)]
+    for detection in sorted(found, key=lambda d: -d.score):
+        if detection.score >= min_score and all(_overlap(detection.box, other.box) < 0.3 for other in kept):
+            kept.append(detection)
     faces = []
-    for detection, (x, y, w, h) in kept:
-        keys = detection.location_data.relative_keypoints
-        right_eye = np.array([keys[0].x * width, keys[0].y * height])  # the person's right eye: image left
-        left_eye = np.array([keys[1].x * width, keys[1].y * height])
+    for detection in kept:
+        x, y, w, h = detection.box
+        right_eye, left_eye = detection.keypoints[0], detection.keypoints[1]  # the person's right eye: image left
         angle = np.degrees(np.arctan2(*(left_eye - right_eye)[::-1]))
         centre = (x + w / 2, y + h / 2)
         side = 1.5 * max(w, h)  # MediaPipe's window around a detection
         matrix = cv2.getRotationMatrix2D(centre, angle, 192 / side)
         matrix[:, 2] += np.array([96, 96]) - np.array(centre)
         points, _ = _landmarks_in_roi(image, matrix)
-        faces.append(_face_from_points(points, width, height, "detector", float(detection.score[0])))
+        faces.append(_face_from_points(points, width, height, "detector", detection.score))
     if not faces and crop_fallback and max(height, width) <= CROP_SIDE:
         crop = crop_landmarks(image)
         faces = [crop] if crop.score >= MIN_CROP_SCORE else []

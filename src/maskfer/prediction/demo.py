@@ -68,7 +68,7 @@ def run_demo(out: str | Path, seed: int = 0) -> dict:
     photo = demo_photo()
     faces = _faces(photo, 1)
     if not faces:
-        raise MaskferError("no face found in the demo photo (is mediapipe==0.10.21 installed?)")
+        raise MaskferError("no face found in the demo photo (are the face models in maskfer/faces/models/ intact?)")
     versions = [("no mask", photo)] + [(kind, draw_mask(photo, faces[0], kind, seed).image) for kind in MASK_TYPES]
     entries = []
     for name, image in versions:
