@@ -8,11 +8,12 @@ face, the same with five faces, a 720p video (60 frames), and hard variants of t
 (a 48-pixel face, dark, overexposed, greyscale, tilted 30 degrees, masked). For each, maskfer's
 `predict` (detection, landmarks, alignment, mask check, classification) and fer's
 `detect_emotions` (Haar cascade, its TFLite model) run on the same decoded RGB arrays, with the
-threads their runtimes choose (ONNX Runtime, TFLite, MediaPipe). Prints median
+threads their runtimes choose (ONNX Runtime, LiteRT, OpenCV). Prints median
 milliseconds per image and per face over `--repeat` runs, frames per second on the video, the
 ratio, and whether each tool found the face and what it read (the portrait smiles: happy).
 
-Cold start comes first: `--cold` fresh Python processes each run `import maskfer` and a first
+Then a profile of one photo, stage by stage (decode, each detector, landmarks, alignment, mask
+check, classifier, and what `predict` adds around them). Cold start comes first: `--cold` fresh Python processes each run `import maskfer` and a first
 `maskfer.predict` on the one-face photo (models load on that first call); the median of each
 part is printed, with the heavy packages the process had loaded by then. To compare with
 another checkout, run this script with `PYTHONPATH=<that checkout>/src --cold-only`.
@@ -106,6 +107,36 @@ def timed(function, image, repeat: int) -> tuple[float, object]:
     return 1000 * statistics.median(times), result
 
 
+def stage_profile(image: np.ndarray, repeat: int) -> None:
+    """Median ms of each stage of `maskfer.predict` on one photo, each run alone as predict runs it."""
+    from maskfer.faces import aligned_crop, find_faces
+    from maskfer.faces.detection import DETECTORS, detect
+    from maskfer.prediction.model import load_mask_check, load_model
+
+    model, check = load_model(), load_mask_check()
+    png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes()
+    faces = find_faces(image)
+    crops = np.stack([aligned_crop(image, f, model.size, model.border) for f in faces])
+    stages = {"decode (PNG bytes to RGB)": lambda: cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR),
+                                                                  cv2.COLOR_BGR2RGB)}
+    stages.update({f"detection, {name.replace('_', '-')}": (lambda name=name: detect(image, name)) for name in DETECTORS})
+    stages["find_faces (detection + landmarks)"] = lambda: find_faces(image)
+    stages["alignment (one crop a face)"] = lambda: [aligned_crop(image, f, model.size, model.border) for f in faces]
+    stages["mask-worn check"] = lambda: check.probability(crops)
+    stages["classifier"] = lambda: model.probabilities(crops)
+    stages["maskfer.predict, end to end"] = lambda: maskfer.predict(image)
+    print(f"| stage ({len(faces)} face, {image.shape[1]}x{image.shape[0]}) | median ms |")
+    print("|---|---|")
+    medians = {name: timed(lambda _: run(), None, repeat)[0] for name, run in stages.items()}
+    for name, ms in medians.items():
+        print(f"| {name} | {ms:.2f} |")
+    detection = sum(ms for name, ms in medians.items() if name.startswith("detection,"))
+    print(f"| landmarks (find_faces less detection) | {medians['find_faces (detection + landmarks)'] - detection:.2f} |")
+    parts = medians["find_faces (detection + landmarks)"] + sum(medians[k] for k in ("alignment (one crop a face)",
+                                                                                      "mask-worn check", "classifier"))
+    print(f"| the rest (predict less its parts) | {medians['maskfer.predict, end to end'] - parts:.2f} |\n", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=30)
@@ -115,6 +146,7 @@ def main():
     cold_start(args.cold)
     if args.cold_only:
         return
+    stage_profile(scene([260]), max(args.repeat, 100))
     from maskfer.labels import EMOTIONS
     # The classifier alone: one aligned face through ONNX Runtime (issue 5's figure).
     from maskfer.prediction.model import load_mask_check, load_model

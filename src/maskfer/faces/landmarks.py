@@ -15,16 +15,14 @@ offline without MediaPipe; they are loaded on first use (one set per thread), ne
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from functools import cached_property
-from importlib import resources
 
 import cv2
 import numpy as np
 
 from maskfer.errors import MaskferError
-from maskfer.faces.detection import DETECTORS, detect, model_path
+from maskfer.faces.detection import DETECTORS, detect, interpreter
 from maskfer.faces.pose import head_pose
 
 # Bumped whenever the landmarks found for the same pixels change; part of every cache key derived from
@@ -33,6 +31,7 @@ FACES_VERSION = 3  # 3: head pose by a rigid fit of all 468 points (maskfer.face
 CROP_SIDE = 128  # at most this size, an image with no face detected is tried as a registered face crop
 MIN_CROP_SCORE = 0.5  # ... and kept only if the landmark model finds it this face-like
 CACHED_FACES = 100  # faces kept per photo in the landmark cache
+LANDMARK_MODEL = "face_landmark.tflite"  # MediaPipe's 468-point mesh, in maskfer/faces/models/
 CROP_PAD = 0.3  # the landmark model expects the face with this margin around it (MediaPipe's ROI is 1.5x the box)
 
 # Landmark groups of the 468-point mesh (MediaPipe's canonical topology).
@@ -87,17 +86,6 @@ class Face:
         return self.width * self.height
 
 
-_local = threading.local()
-
-
-def _crop_model():
-    """MediaPipe's 468-point landmark model (`models/face_landmark.tflite`), run by OpenCV, one per thread."""
-    if not hasattr(_local, "crop_model"):
-        with resources.as_file(model_path("face_landmark.tflite")) as path:
-            _local.crop_model = cv2.dnn.readNetFromTFLite(str(path))
-    return _local.crop_model
-
-
 def _landmarks_in_roi(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, float]:
     """Run the 468-point model on the 192x192 window that the 2x3 `matrix` cuts from the image.
 
@@ -105,10 +93,11 @@ def _landmarks_in_roi(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray
     probability.
     """
     window = cv2.warpAffine(image, matrix, (192, 192), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    net = _crop_model()
-    net.setInput((window.astype(np.float32) / 255.0).transpose(2, 0, 1)[None])
-    flag, raw = net.forward(["conv2d_31", "conv2d_21"])
-    points = raw.reshape(468, 3).astype(np.float32)
+    model = interpreter(LANDMARK_MODEL)
+    model.set_tensor(model.get_input_details()[0]["index"], (window.astype(np.float32) / 255.0)[None])
+    model.invoke()
+    outputs = {o["name"]: model.get_tensor(o["index"]) for o in model.get_output_details()}
+    points, flag = outputs["conv2d_21"].reshape(468, 3).astype(np.float32), outputs["conv2d_31"]
     inverse = cv2.invertAffineTransform(matrix)
     xy = points[:, :2] @ inverse[:, :2].T + inverse[:, 2]
     z = points[:, 2] * float(np.sqrt(abs(np.linalg.det(inverse[:, :2]))))
