@@ -34,3 +34,17 @@ def test_dir_lists_the_lazily_imported_api():
     import maskfer
 
     assert {"predict", "detect", "apply_mask", "FaceResult", "MaskferError", "__version__"} <= set(dir(maskfer))
+
+
+def test_runtime_threads_come_from_the_environment_or_the_cores(monkeypatch):
+    import pytest
+
+    from maskfer.core.parallel import runtime_threads
+
+    monkeypatch.setenv("MASKFER_THREADS", "1")
+    assert runtime_threads() == 1
+    monkeypatch.setenv("MASKFER_THREADS", "none")
+    with pytest.raises(ValueError, match="MASKFER_THREADS must be a whole number"):
+        runtime_threads()
+    monkeypatch.delenv("MASKFER_THREADS")
+    assert 1 <= runtime_threads() <= 4

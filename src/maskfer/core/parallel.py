@@ -41,6 +41,24 @@ class ComputeConfig:
         return max(1, (os.cpu_count() or 1) // max(1, self.jobs))
 
 
+THREADS_VARIABLE = "MASKFER_THREADS"
+
+
+def runtime_threads() -> int:
+    """Threads for each prediction runtime (LiteRT's face models, ONNX Runtime's classifiers), read at first use.
+
+    `$MASKFER_THREADS` if set (worker processes set 1, and a machine shared with other work may want 1);
+    otherwise this process's cores, at most 4 (these models are small: a fifth thread gains nothing).
+    """
+    value = os.environ.get(THREADS_VARIABLE)
+    if value is not None:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"${THREADS_VARIABLE} must be a whole number of at least 1, got {value!r}")
+        return int(value)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(4, cores))
+
+
 @contextmanager
 def compute_backend(config: ComputeConfig = ComputeConfig()):
     """Yield the n_jobs to give joblib.Parallel inside this block."""

@@ -22,6 +22,7 @@ from importlib import resources
 import cv2
 import numpy as np
 
+from maskfer.core.parallel import runtime_threads
 from maskfer.errors import MaskferError
 
 MIN_SUPPRESSION_IOU = 0.3  # MediaPipe's NonMaxSuppressionCalculator setting for both detectors
@@ -109,7 +110,8 @@ def model_path(file: str):
 
 
 def interpreter(file: str):
-    """A LiteRT interpreter for a model file of `maskfer/faces/models/`, one per thread and file, on one thread."""
+    """A LiteRT interpreter for a model file of `maskfer/faces/models/`, one per calling thread and file, running on
+    `maskfer.core.parallel.runtime_threads()` threads."""
     cache = _local.__dict__.setdefault("interpreters", {})
     if file not in cache:
         try:
@@ -117,7 +119,7 @@ def interpreter(file: str):
         except ImportError as exc:
             raise DetectionError(f"face detection needs LiteRT (pip install ai-edge-litert): {exc}") from None
         with resources.as_file(model_path(file)) as path, native_logs_silenced():
-            model = Interpreter(model_path=str(path), num_threads=1)
+            model = Interpreter(model_path=str(path), num_threads=runtime_threads())
             model.allocate_tensors()
         cache[file] = model
     return cache[file]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from maskfer.core.parallel import runtime_threads
 from maskfer.weights.format import (MASK_CHECK_NAME, MODEL_NAME, ModelError, check_mask_check_metadata, check_model_metadata,
                                     weights_path)
 
@@ -53,8 +54,9 @@ class ExpressionModel:
         return run_in_batches(self._session, crops)
 
 
-def onnx_session(file: Path, threads: int = 0, default: bool = False):
-    """An ONNX Runtime session on the CPU for `file`, or a one-line `ModelError` saying what is wrong."""
+def onnx_session(file: Path, threads: int | None = None, default: bool = False):
+    """An ONNX Runtime session on the CPU for `file` on `threads` (default: `runtime_threads()`), or a one-line
+    `ModelError` saying what is wrong."""
     try:
         import onnxruntime
     except ImportError:
@@ -63,8 +65,9 @@ def onnx_session(file: Path, threads: int = 0, default: bool = False):
         raise ModelError(f"{file}: model file not found" + (" (reinstall maskfer, or run `maskfer train-default`)" if default else ""))
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: no warnings printed on the user's terminal
-    if threads:
-        options.intra_op_num_threads = threads
+    threads = threads or runtime_threads()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return onnxruntime.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
     except Exception as exc:
@@ -74,7 +77,7 @@ def onnx_session(file: Path, threads: int = 0, default: bool = False):
 
 
 @lru_cache(maxsize=4)
-def load_model(path: str | None = None, threads: int = 0) -> ExpressionModel:
+def load_model(path: str | None = None, threads: int | None = None) -> ExpressionModel:
     """The ONNX expression model at `path` (default: the one that ships with maskfer)."""
     from maskfer.labels import EMOTIONS
 
@@ -104,7 +107,7 @@ class MaskCheck:
 
 
 @lru_cache(maxsize=2)
-def load_mask_check(path: str | None = None, threads: int = 0) -> MaskCheck:
+def load_mask_check(path: str | None = None, threads: int | None = None) -> MaskCheck:
     """The mask-worn check at `path` (default: the one that ships with maskfer)."""
     file = Path(path) if path else weights_path(MASK_CHECK_NAME)
     if file.suffix == ".json":  # an older maskfer's check: say so before trying to read it as ONNX
