@@ -498,40 +498,54 @@ def predict(
     max_faces: int = typer.Option(10, "--max-faces", help="At most this many faces per image, largest first."),
     max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Refuse an image whose header claims more pixels (decompression-bomb guard)."),
     model: Optional[Path] = typer.Option(None, "--model", help="An ONNX model file (default: the shipped one)."),
+    resume: bool = typer.Option(False, "--resume", help="Keep the rows already in --out and read only the files they lack."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes, one runtime thread each (default 1: this process, on all its cores)."),
+    scheduler: Optional[str] = SCHEDULER, cluster: str = CLUSTER,
 ):
     """Read the expression of every face in photos, folders and videos; one row per face."""
     from contextlib import nullcontext
 
     from maskfer.core.interrupt import signals_interrupt
     from maskfer.core.progress import progress_display
-    from maskfer.prediction.batch import PredictConfig, RowWriter, annotation_names, expand_inputs, format_rows, predict_files
+    from maskfer.prediction.batch import AnnotationNames, PredictConfig, RowWriter, format_rows, input_problems, iter_files, predict_files
     from maskfer.prediction.model import load_mask_check, load_model
 
     with user_errors():
         config = PredictConfig(fps=fps, max_faces=max_faces, try_mask=try_mask, model=str(model) if model else None,
                                max_pixels=max_pixels)
-        writer = RowWriter(out) if out is not None else nullcontext()  # an unknown suffix stops here
+        if resume and out is None:
+            raise MaskferError("--resume needs --out: the file whose rows to keep")
+        writer = RowWriter(out, resume) if out is not None else nullcontext()  # an unknown suffix stops here
         load_model(config.model), load_mask_check()  # a bad model file stops here, before any work
-        files, problems = expand_inputs(paths)
+        compute = _compute(jobs, scheduler, cluster)
+        problems = input_problems(paths)
     for problem in problems:
         errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
     failed, read, faces = len(problems), 0, 0
-    # A live bar on a terminal only: in a log, stderr holds problems and nothing else.
-    progress, advancer = progress_display(len(files) > 1 and errors.is_terminal, transient=True, console=errors)
-    with signals_interrupt(), writer, progress:  # kill or timeout: the rows so far renamed into place, as on Ctrl-C
-        advance = advancer(progress.add_task("predicting", total=len(files)), "files predicted")
-        for file_rows, problem in predict_files(files, config, annotate, lambda _: advance(),
-                                                annotation_names(files, paths), overwrite):
-            if problem:
-                failed += 1
-                errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
-            read += bool(file_rows)
-            faces += sum(r["status"] == "ok" for r in file_rows)
-            if out is None:
-                typer.echo(format_rows(file_rows, "jsonl"), nl=False)
-            else:
-                writer.write(file_rows)
-    summary = (f"{read} of {_count(len(files), 'file')} read, {_count(faces, 'face')}"
+    with signals_interrupt(), user_errors(), writer:  # kill or timeout: the rows so far renamed into place
+        done = writer.done if out is not None else set()
+        total = kept = 0
+        for file in iter_files(paths):  # counted, never listed
+            total, kept = total + 1, kept + (str(file) in done)
+        # A live bar on a terminal only: in a log, stderr holds problems and nothing else.
+        progress, advancer = progress_display(total > 1 and errors.is_terminal, transient=True, console=errors)
+        with progress:
+            advance = advancer(progress.add_task("predicting", total=total), "files predicted")
+            advance(kept)
+            files = (f for f in iter_files(paths) if str(f) not in done)
+            for file_rows, problem in predict_files(files, config, annotate, lambda _: advance(), AnnotationNames(paths),
+                                                    overwrite, compute):
+                if problem:
+                    failed += 1
+                    errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+                read += bool(file_rows)
+                faces += sum(r["status"] == "ok" for r in file_rows)
+                if out is None:
+                    typer.echo(format_rows(file_rows, "jsonl"), nl=False)
+                else:
+                    writer.write(file_rows)
+    summary = (f"{read} of {_count(total - kept, 'file')} read" + (f" ({kept} kept from {out})" if kept else "")
+               + f", {_count(faces, 'face')}"
                + (f", written to {out}" if out else "") + (f"; {_count(failed, 'problem')}" if failed else ""))
     # The summary goes to stdout when the rows went to a file, failed files or not; with the rows on stdout it is
     # printed only after a failure, to stderr, so that stdout stays rows and a good run leaves stderr empty.

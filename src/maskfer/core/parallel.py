@@ -42,14 +42,22 @@ class ComputeConfig:
 
 
 THREADS_VARIABLE = "MASKFER_THREADS"
+_chosen_threads: list[int] = []  # set by `use_runtime_threads` in a worker process
+
+
+def use_runtime_threads(threads: int) -> None:
+    """Fix this process's `runtime_threads()` (a worker of `predict --jobs` takes 1); runtimes made before keep theirs."""
+    _chosen_threads[:] = [threads]
 
 
 def runtime_threads() -> int:
     """Threads for each prediction runtime (LiteRT's face models, ONNX Runtime's classifiers), read at first use.
 
-    `$MASKFER_THREADS` if set (worker processes set 1, and a machine shared with other work may want 1);
+    What `use_runtime_threads` set; else `$MASKFER_THREADS` (a machine shared with other work may want 1);
     otherwise this process's cores, at most 4 (these models are small: a fifth thread gains nothing).
     """
+    if _chosen_threads:
+        return _chosen_threads[0]
     value = os.environ.get(THREADS_VARIABLE)
     if value is not None:
         if not value.isdigit() or int(value) < 1:
@@ -82,20 +90,38 @@ def compute_backend(config: ComputeConfig = ComputeConfig()):
             cluster.close()
 
 
-def run_tasks(function, tasks: list[tuple], config: ComputeConfig = ComputeConfig(), on_result=None) -> list:
-    """Run `function(*task)` for each task, calling `on_result(i, result)` as each one finishes."""
-    results = [None] * len(tasks)
-    if not tasks:
-        return results
-    if len(tasks) == 1 and config.scheduler is None and config.cluster == "none":
-        config = ComputeConfig()  # one task: starting worker processes would only cost time
+def map_ordered(function, items, config: ComputeConfig = ComputeConfig()):
+    """`function(item)` for each item, in the items' order, as a generator.
+
+    The items are consumed lazily (a few per worker ahead of the results), so a stream of a million
+    paths is never a list. One worker runs here, in this process; more run in joblib's worker
+    processes, or on a Dask cluster.
+    """
     with compute_backend(config) as n_jobs:
         if n_jobs == 1:
-            stream = (function(*task) for task in tasks)
-        else:
-            stream = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(joblib.delayed(function)(*t) for t in tasks)
-        for i, result in enumerate(stream):
-            results[i] = result
-            if on_result is not None:
-                on_result(i, result)
+            yield from map(function, items)
+            return
+        parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator", pre_dispatch="2*n_jobs", batch_size=1)
+        yield from parallel(joblib.delayed(function)(item) for item in items)
+
+
+def run_tasks(function, tasks: list[tuple], config: ComputeConfig = ComputeConfig(), on_result=None) -> list:
+    """Run `function(*task)` for each task, calling `on_result(i, result)` as each one finishes."""
+    if len(tasks) == 1 and config.scheduler is None and config.cluster == "none":
+        config = ComputeConfig()  # one task: starting worker processes would only cost time
+    results = []
+    for i, result in enumerate(map_ordered(_star(function), tasks, config) if tasks else []):
+        results.append(result)
+        if on_result is not None:
+            on_result(i, result)
     return results
+
+
+class _star:
+    """`function(*task)` as a picklable one-argument callable."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, task):
+        return self.function(*task)

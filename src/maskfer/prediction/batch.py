@@ -1,18 +1,21 @@
 """`maskfer predict` over files, folders and videos: one row per face, one line per problem.
 
-Inputs are expanded first (folders recursively, in name order), so the progress bar knows the
-total. A video is sampled at `fps` frames per second of its own clock. A file that cannot be
+Inputs are streamed (folders recursively, a folder's files in name order before its subfolders),
+never listed whole. Files are read in order by one process or by worker processes or a Dask
+cluster (`compute`), the rows always in the files' order. A video is sampled at `fps` frames per second of its own clock. A file that cannot be
 read (a decompression bomb included: refused from its header) yields an error line and the batch
 goes on; an image with no face yields a row that says so. Rows go to CSV or JSON lines as each
 file is done, into a temporary name that is renamed into place when the batch ends, however it
 ends, so no finished row is lost and no half row is ever seen. Annotated copies mirror the input
-tree and never overwrite a file that was there before.
+tree and never overwrite a file that was there before. With `resume`, the rows already in the
+output file are kept and their files are not read again.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import tempfile
@@ -25,6 +28,7 @@ import numpy as np
 
 from maskfer.core.files import atomic_write_bytes
 from maskfer.core.images import IMAGE_EXTENSIONS, MAX_PIXELS, encode_image, read_image
+from maskfer.core.parallel import ComputeConfig, map_ordered, use_runtime_threads
 from maskfer.errors import MaskferError, check_name
 from maskfer.labels import EMOTIONS
 
@@ -53,20 +57,30 @@ class PredictConfig:
             raise ValueError(f"fps must be positive, got {self.fps}")
 
 
-def expand_inputs(paths: list[str | Path]) -> tuple[list[Path], list[str]]:
-    """Files to read (images and videos, folders searched recursively) and one error line per bad path."""
-    files, problems = [], []
+def input_problems(paths: list[str | Path]) -> list[str]:
+    """One error line for each path that is neither a file nor a folder holding an image or video."""
+    problems = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS))
-            if not found:
+            if next(iter_files([path]), None) is None:
                 problems.append(f"{path}: folder has no images or videos")
-            files += found
-        elif path.is_file():
-            files.append(path)
-        else:
+        elif not path.is_file():
             problems.append(f"{path}: no such file or folder")
-    return files, problems
+    return problems
+
+
+def iter_files(paths: list[str | Path]) -> Iterator[Path]:
+    """The files to read, streamed (a folder of a million photos is never a list): each file given, and each
+    image or video in a folder given, searched recursively, a folder's files in name order before its subfolders."""
+    for path in map(Path, paths):
+        if path.is_file():
+            yield path
+        elif path.is_dir():
+            for folder, subfolders, names in os.walk(path):
+                subfolders.sort()
+                for name in sorted(names):
+                    if Path(name).suffix.lower() in (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS):
+                        yield Path(folder) / name
 
 
 def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarray]]:
@@ -171,57 +185,80 @@ def predict_image(image: np.ndarray, config: PredictConfig):
 ANNOTATION_SUFFIXES = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png"}
 
 
-def annotation_names(files: list[Path], inputs: list[str | Path]) -> dict[Path, Path]:
+class AnnotationNames:
     """Where each file's annotated copy goes, relative to the annotation folder: the input tree, mirrored.
 
     A file found in a folder given on the command line keeps its path below that folder; a file
     given itself keeps its name. The name keeps its case and, for JPEG and PNG, its suffix (other
-    images become PNG); two inputs that would land on one name get -2, -3, ...
+    images become PNG); two inputs that would land on one name get -2, -3, ... Called on each file
+    in turn, so names follow the files' order.
     """
-    folders = [Path(p) for p in inputs if Path(p).is_dir()]
-    names, taken = {}, set()
-    for file in files:
-        home = next((f for f in folders if f in file.parents), None)
+
+    def __init__(self, inputs: list[str | Path]):
+        self.folders = [Path(p) for p in inputs if Path(p).is_dir()]
+        self.taken: set[str] = set()
+
+    def __call__(self, file: Path) -> Path:
+        home = next((f for f in self.folders if f in file.parents), None)
         relative = file.relative_to(home) if home else Path(file.name)
         if file.suffix.lower() not in ANNOTATION_SUFFIXES and file.suffix.lower() not in VIDEO_EXTENSIONS:
             relative = relative.with_name(relative.name + ".png")
         candidate, n = relative, 1
-        while str(candidate).lower() in taken:
+        while str(candidate).lower() in self.taken:
             n += 1
             candidate = relative.with_name(f"{relative.stem}-{n}{relative.suffix}")
-        taken.add(str(candidate).lower())
-        names[file] = candidate
-    return names
+        self.taken.add(str(candidate).lower())
+        return candidate
 
 
-def predict_files(files: list[Path], config: PredictConfig, annotate_dir: Path | None = None,
-                  on_file: Callable[[Path], None] | None = None, names: dict[Path, Path] | None = None,
-                  overwrite: bool = False) -> Iterator[tuple[list[dict], str | None]]:
-    """For each file: (rows, None), ([], one-line error), or (rows, one line) when only its annotated copy failed."""
-    names = names or annotation_names(files, [])
-    for path in files:
+@dataclass(frozen=True)
+class FilePredictor:
+    """Reads one file (photo or video) into rows: a picklable task for worker processes and Dask workers.
+
+    `threads` fixes the prediction runtimes' threads in the process that runs it (workers take 1).
+    Returns (rows, None), ([], one-line error), or (rows, one line) when only the annotated copy failed.
+    """
+
+    config: PredictConfig
+    annotate_dir: Path | None = None
+    overwrite: bool = False
+    threads: int | None = None
+
+    def __call__(self, task: tuple[Path, Path]) -> tuple[list[dict], str | None]:
+        path, name = task
+        if self.threads:
+            use_runtime_threads(self.threads)
         try:
             annotations = []  # (target, image, faces)
             if path.suffix.lower() in VIDEO_EXTENSIONS:
                 rows = []
-                for frame, seconds, rgb in video_frames(path, config.fps):
-                    shown, faces = predict_image(rgb, config)
-                    rows += face_rows(str(path), frame, seconds, faces, config.try_mask)
-                    target = names[path].parent / f"{names[path].stem}_f{frame:06d}.jpg"
-                    annotations.append((target, shown, faces))
+                for frame, seconds, rgb in video_frames(path, self.config.fps):
+                    shown, faces = predict_image(rgb, self.config)
+                    rows += face_rows(str(path), frame, seconds, faces, self.config.try_mask)
+                    annotations.append((name.parent / f"{name.stem}_f{frame:06d}.jpg", shown, faces))
             else:
-                shown, faces = predict_image(read_image(str(path), config.max_pixels), config)
-                rows = face_rows(str(path), None, None, faces, config.try_mask)
-                annotations.append((names[path], shown, faces))
-            problem = None
-            if annotate_dir is not None:
-                problem = _write_annotated(annotate_dir, annotations, overwrite)
-            yield rows, problem
+                shown, faces = predict_image(read_image(str(path), self.config.max_pixels), self.config)
+                rows = face_rows(str(path), None, None, faces, self.config.try_mask)
+                annotations.append((name, shown, faces))
+            problem = _write_annotated(self.annotate_dir, annotations, self.overwrite) if self.annotate_dir else None
+            return rows, problem
         except MaskferError as exc:  # ImageError included: one line naming the file and the problem
-            yield [], str(exc)
-        finally:
-            if on_file:
-                on_file(path)
+            return [], str(exc)
+
+
+def predict_files(files, config: PredictConfig, annotate_dir: Path | None = None,
+                  on_file: Callable[[Path], None] | None = None, names=None, overwrite: bool = False,
+                  compute: ComputeConfig = ComputeConfig()) -> Iterator[tuple[list[dict], str | None]]:
+    """For each file, in order: `FilePredictor`'s answer. `files` may be a stream; `names` names a file's annotated
+    copy (default: `AnnotationNames([])`). More than one worker (`compute`): each takes one runtime thread."""
+    name = names or AnnotationNames([])
+    parallel = compute.jobs > 1 or compute.scheduler is not None or compute.cluster != "none"
+    predictor = FilePredictor(config, annotate_dir, overwrite, threads=1 if parallel else None)
+    tasks, done = itertools.tee((path, name(path)) for path in files)  # `done` trails the workers by a few files
+    for (path, _), answer in zip(done, map_ordered(predictor, tasks, compute)):
+        yield answer
+        if on_file:
+            on_file(path)
 
 
 def _write_annotated(folder: Path, annotations, overwrite: bool) -> str | None:
@@ -269,15 +306,19 @@ class RowWriter:
     """Rows appended to a CSV, JSON-lines or JSON file as they come, under a temporary name renamed on close.
 
     Used as a context manager; the rename happens however the block ends, so every finished
-    file's rows survive a later failure, and a reader never sees a half-written row.
+    file's rows survive a later failure, and a reader never sees a half-written row. With
+    `resume`, the rows of an earlier run in `path` are copied first and `done` names their files.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, resume: bool = False):
         self.path = Path(path)
         self.fmt = output_format(self.path)
+        self.resume = resume
+        self.done: set[str] = set()  # files whose rows were kept from an earlier run
         self._rows = 0
 
     def __enter__(self) -> "RowWriter":
+        earlier = read_rows(self.path) if self.resume and self.path.is_file() else []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
         self._handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
@@ -285,6 +326,9 @@ class RowWriter:
             self._handle.write(format_rows([], "csv"))
         elif self.fmt == "json":
             self._handle.write("[\n")
+        if earlier:
+            self.write(earlier)
+            self.done = {row["file"] for row in earlier}
         return self
 
     def write(self, rows: list[dict]) -> None:
@@ -302,7 +346,15 @@ class RowWriter:
         os.replace(self._tmp, self.path)
 
 
-def write_rows(rows: list[dict], path: Path) -> Path:
-    with RowWriter(path) as writer:
-        writer.write(rows)
-    return Path(path)
+def read_rows(path: Path) -> list[dict]:
+    """The rows of an output file written by `RowWriter`, as it wrote them (CSV values as their text)."""
+    fmt = output_format(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        if fmt == "csv":
+            return list(csv.DictReader(io.StringIO(text)))
+        if fmt == "jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return json.loads(text)
+    except (ValueError, csv.Error) as exc:
+        raise MaskferError(f"{path}: cannot resume from it, not rows that maskfer predict wrote ({exc})") from None
