@@ -245,6 +245,18 @@ class FilePredictor:
         except MaskferError as exc:  # ImageError included: one line naming the file and the problem
             return [], str(exc)
 
+    def chunk(self, tasks: list[tuple[Path, Path]]) -> list[tuple[list[dict], str | None]]:
+        return [self(task) for task in tasks]
+
+
+CHUNK = 8  # files a worker takes at a time
+
+
+def _chunks(items, size: int):
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
 
 def predict_files(files, config: PredictConfig, annotate_dir: Path | None = None,
                   on_file: Callable[[Path], None] | None = None, names=None, overwrite: bool = False,
@@ -254,11 +266,14 @@ def predict_files(files, config: PredictConfig, annotate_dir: Path | None = None
     name = names or AnnotationNames([])
     parallel = compute.jobs > 1 or compute.scheduler is not None or compute.cluster != "none"
     predictor = FilePredictor(config, annotate_dir, overwrite, threads=1 if parallel else None)
-    tasks, done = itertools.tee((path, name(path)) for path in files)  # `done` trails the workers by a few files
-    for (path, _), answer in zip(done, map_ordered(predictor, tasks, compute)):
-        yield answer
-        if on_file:
-            on_file(path)
+    tasks = ((path, name(path)) for path in files)
+    # Workers take files a chunk at a time: one Dask task a file cost more than reading the file.
+    ahead, behind = itertools.tee(_chunks(tasks, CHUNK if parallel else 1))  # `behind` trails what workers took
+    for chunk, answers in zip(behind, map_ordered(predictor.chunk, ahead, compute)):
+        for (path, _), answer in zip(chunk, answers):
+            yield answer
+            if on_file:
+                on_file(path)
 
 
 def _write_annotated(folder: Path, annotations, overwrite: bool) -> str | None:
