@@ -80,3 +80,31 @@ def test_resume_needs_an_output_file_and_refuses_one_it_did_not_write(photos, tm
     (tmp_path / "rows.jsonl").write_text("not json\n")
     refused = predict(photos, "--out", tmp_path / "rows.jsonl", "--resume")
     assert refused.exit_code == 2 and "cannot resume from it" in refused.output
+
+
+@pytest.mark.slow
+def test_a_separately_started_dask_scheduler_and_two_workers_give_the_same_rows(photos, one_worker, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    started = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+                                 str(port), "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(2):
+            started.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1",
+                                             "--nthreads", "1", "--no-dashboard"], stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL))
+        from dask.distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        result = predict(photos, "--out", tmp_path / "rows.csv", "--scheduler", address)
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "rows.csv").read_text() == one_worker
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            process.wait(timeout=30)
