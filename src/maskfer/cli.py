@@ -495,6 +495,8 @@ def predict(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace annotated copies already in the --annotate folder."),
     try_mask: Optional[str] = typer.Option(None, "--try-mask", help="Draw this mask on every face first: surgical, cloth, n95, kn95, gas, black, inpaint, bandana, printed, duckbill or sport."),
     fps: float = typer.Option(1.0, "--fps", help="Video frames sampled per second."),
+    redetect_every: int = typer.Option(10, "--redetect-every", help="In a video, sampled frames between face detections while every face is followed (1: detect on every frame)."),
+    smooth: float = typer.Option(0.0, "--smooth", help="In a video, weight of a face's earlier frames in its probabilities, 0 to under 1 (0: off)."),
     max_faces: int = typer.Option(10, "--max-faces", help="At most this many faces per image, largest first."),
     max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Refuse an image whose header claims more pixels (decompression-bomb guard)."),
     model: Optional[Path] = typer.Option(None, "--model", help="An ONNX model file (default: the shipped one)."),
@@ -512,7 +514,7 @@ def predict(
 
     with user_errors():
         config = PredictConfig(fps=fps, max_faces=max_faces, try_mask=try_mask, model=str(model) if model else None,
-                               max_pixels=max_pixels)
+                               max_pixels=max_pixels, redetect_every=redetect_every, smooth=smooth)
         if resume and out is None:
             raise MaskferError("--resume needs --out: the file whose rows to keep")
         writer = RowWriter(out, resume) if out is not None else nullcontext()  # an unknown suffix stops here

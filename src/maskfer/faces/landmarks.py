@@ -108,6 +108,31 @@ def _landmarks_in_roi(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray
     return np.column_stack([xy, z]).astype(np.float32), float(1 / (1 + np.exp(-float(flag.ravel()[0]))))
 
 
+def face_window(centre: tuple[float, float], side: float, angle: float) -> np.ndarray:
+    """The 2x3 matrix that cuts the landmark model's 192x192 window: `side` pixels around `centre`, turned by `angle`
+    degrees so the eyes are level (MediaPipe's face window, from a detection or from the last frame's landmarks)."""
+    matrix = cv2.getRotationMatrix2D(centre, angle, 192 / side)
+    matrix[:, 2] += np.array([96, 96]) - np.array(centre)
+    return matrix
+
+
+def follow_face(image: np.ndarray, previous: Face, min_score: float = 0.5) -> Face | None:
+    """The face again in a later frame, from its last landmarks instead of a detector, as MediaPipe's mesh
+    pipeline tracks a face in video; None when the landmark model no longer sees a face in the window."""
+    points = previous.landmarks[:, :2].astype(np.float64)
+    eyes = points[263] - points[33]  # outer eye corners: the person's left minus right
+    angle = float(np.degrees(np.arctan2(eyes[1], eyes[0])))
+    turn = cv2.getRotationMatrix2D((0.0, 0.0), angle, 1.0)[:, :2]
+    level = points @ turn.T  # the landmarks with the eyes level: their extent sizes the window
+    low, high = level.min(axis=0), level.max(axis=0)
+    centre = tuple(float(v) for v in ((low + high) / 2) @ np.linalg.inv(turn).T)
+    window = face_window(centre, 1.5 * float(max(high - low)), angle)
+    found, score = _landmarks_in_roi(image, window)
+    if score < min_score:
+        return None
+    return _face_from_points(found, image.shape[1], image.shape[0], "tracked", score)
+
+
 def _face_from_points(points: np.ndarray, width: int, height: int, source: str, score: float) -> Face:
     x0, y0 = np.floor(points[:, :2].min(axis=0)).astype(int)
     x1, y1 = np.ceil(points[:, :2].max(axis=0)).astype(int)
@@ -162,10 +187,7 @@ def find_faces(image: np.ndarray, *, max_faces: int = 10, crop_fallback: bool = 
         x, y, w, h = detection.box
         right_eye, left_eye = detection.keypoints[0], detection.keypoints[1]  # the person's right eye: image left
         angle = np.degrees(np.arctan2(*(left_eye - right_eye)[::-1]))
-        centre = (x + w / 2, y + h / 2)
-        side = 1.5 * max(w, h)  # MediaPipe's window around a detection
-        matrix = cv2.getRotationMatrix2D(centre, angle, 192 / side)
-        matrix[:, 2] += np.array([96, 96]) - np.array(centre)
+        matrix = face_window((x + w / 2, y + h / 2), 1.5 * max(w, h), angle)  # MediaPipe's window around a detection
         points, _ = _landmarks_in_roi(image, matrix)
         faces.append(_face_from_points(points, width, height, "detector", detection.score))
     if not faces and crop_fallback and max(height, width) <= CROP_SIDE:

@@ -70,7 +70,8 @@ def load_image(image, color: str = "rgb", max_pixels: int = MAX_PIXELS) -> np.nd
     raise MaskferError(f"expected a path, a PIL image or a NumPy array, got {type(image).__name__}")
 
 
-def _faces(image: np.ndarray, max_faces: int):
+def faces_in(image: np.ndarray, max_faces: int):
+    """`maskfer.faces.find_faces`, imported on first use (prediction's import stays light)."""
     from maskfer.faces import find_faces
 
     return find_faces(image, max_faces=max_faces)
@@ -82,7 +83,9 @@ def _crops(image: np.ndarray, faces, size: int, border: str) -> np.ndarray:
     return np.stack([aligned_crop(image, f, size, border) for f in faces]) if faces else np.zeros((0, size, size, 3), np.uint8)
 
 
-def _results(image: np.ndarray, faces, with_expression: bool, model_path: str | None = None) -> list[FaceResult]:
+def face_results(image: np.ndarray, faces, with_expression: bool, model_path: str | None = None) -> list[FaceResult]:
+    """What the shipped models read on each of these faces of the image: mask worn, and with `with_expression` the
+    seven probabilities (one batched call per model)."""
     from maskfer.prediction.model import load_mask_check, load_model
 
     model, check = load_model(model_path), load_mask_check()
@@ -109,7 +112,7 @@ def _results(image: np.ndarray, faces, with_expression: bool, model_path: str | 
 def detect(image, color: str = "rgb", max_faces: int = 10, max_pixels: int = MAX_PIXELS) -> list[FaceResult]:
     """Every face (largest first): box, landmarks, head pose and whether a mask is worn."""
     rgb = load_image(image, color, max_pixels)
-    return _results(rgb, _faces(rgb, max_faces), with_expression=False)
+    return face_results(rgb, faces_in(rgb, max_faces), with_expression=False)
 
 
 def predict(image, color: str = "rgb", max_faces: int = 10, model: str | None = None,
@@ -120,7 +123,7 @@ def predict(image, color: str = "rgb", max_faces: int = 10, model: str | None = 
     (`maskfer.core.images.ImageTooLarge`, a `MaskferError`).
     """
     rgb = load_image(image, color, max_pixels)
-    return _results(rgb, _faces(rgb, max_faces), with_expression=True, model_path=model)
+    return face_results(rgb, faces_in(rgb, max_faces), with_expression=True, model_path=model)
 
 
 def apply_mask(image, kind: str = "surgical", seed: int = 0, color: str = "rgb") -> np.ndarray:

@@ -31,11 +31,12 @@ from maskfer.core.images import IMAGE_EXTENSIONS, MAX_PIXELS, encode_image, read
 from maskfer.core.parallel import ComputeConfig, map_ordered, use_runtime_threads
 from maskfer.errors import MaskferError, check_name
 from maskfer.labels import EMOTIONS
+from maskfer.prediction.tracking import FaceTracker, TrackerConfig
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 FORMATS = ("csv", "jsonl", "json")  # json: one array of rows, which json.load reads; jsonl: a row a line
 OUTPUT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".ndjson": "jsonl"}
-COLUMNS = ["file", "frame", "time_s", "face", "status", "x0", "y0", "x1", "y1", "mask", "mask_probability", "expression",
+COLUMNS = ["file", "frame", "time_s", "face", "track", "status", "x0", "y0", "x1", "y1", "mask", "mask_probability", "expression",
            *[f"p_{e}" for e in EMOTIONS], "mask_drawn"]
 
 
@@ -47,8 +48,11 @@ class PredictConfig:
     seed: int = 0
     model: str | None = None  # an ONNX model file; default the shipped one
     max_pixels: int = MAX_PIXELS  # an image whose header claims more is refused before decoding
+    redetect_every: int = 10  # in a video, sampled frames between face detections while every face is followed
+    smooth: float = 0.0  # in a video, weight of a face's past frames in its probabilities (0: off)
 
     def __post_init__(self):
+        TrackerConfig(self.redetect_every, self.smooth)  # checks both
         if self.try_mask is not None:
             from maskfer.masks.draw import check_mask_type
 
@@ -109,17 +113,35 @@ def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarra
         capture.release()
 
 
-def face_rows(file: str, frame: int | None, time_s: float | None, faces, mask_drawn: str | None = None) -> list[dict]:
+def face_rows(file: str, frame: int | None, time_s: float | None, faces, mask_drawn: str | None = None,
+              tracks: list[int] | None = None) -> list[dict]:
+    """One row per face (with its `track` in a video), or one row that says no face was found."""
     base = {"file": file, "frame": frame, "time_s": None if time_s is None else round(time_s, 3), "mask_drawn": mask_drawn or ""}
     if not faces:
         return [{**base, "face": None, "status": "no face"}]
     rows = []
     for index, face in enumerate(faces):
         x0, y0, x1, y1 = face.box
-        rows.append({**base, "face": index, "status": "ok", "x0": x0, "y0": y0, "x1": x1, "y1": y1, "mask": face.mask,
+        rows.append({**base, "face": index, "track": None if tracks is None else tracks[index], "status": "ok",
+                     "x0": x0, "y0": y0, "x1": x1, "y1": y1, "mask": face.mask,
                      "mask_probability": round(face.mask_probability, 4), "expression": face.expression,
                      **{f"p_{e}": round(face.probabilities[e], 4) for e in EMOTIONS}})
     return rows
+
+
+def video_rows(path: Path, name: Path, config: PredictConfig) -> tuple[list[dict], list]:
+    """Rows of every sampled frame of a video, its faces followed as tracks, and the annotated frames to write."""
+    tracker = FaceTracker(TrackerConfig(config.redetect_every, config.smooth), config.max_faces)
+    rows, annotations = [], []
+    for frame, seconds, rgb in video_frames(path, config.fps):
+        tracked = tracker.faces(rgb)
+        shown, faces = predict_image(rgb, config, [face for _, face in tracked])
+        for (track, _), face in zip(tracked, faces):
+            face.probabilities = tracker.smoothed(track, face.probabilities)
+            face.expression = max(face.probabilities, key=face.probabilities.get)
+        rows += face_rows(str(path), frame, seconds, faces, config.try_mask, [track for track, _ in tracked])
+        annotations.append((name.parent / f"{name.stem}_f{frame:06d}.jpg", shown, faces))
+    return rows, annotations
 
 
 ANNOTATION_SIDE = 320  # smaller images are enlarged first, so that their labels can be read
@@ -171,15 +193,15 @@ def annotate(image: np.ndarray, faces) -> np.ndarray:
     return out
 
 
-def predict_image(image: np.ndarray, config: PredictConfig):
-    """Faces of one RGB image with their expressions, after drawing `try_mask` on them if asked."""
+def predict_image(image: np.ndarray, config: PredictConfig, faces=None):
+    """Faces of one RGB image (found here unless given) with their expressions, after drawing `try_mask` on them."""
     from maskfer.masks import mask_faces
-    from maskfer.prediction.api import _faces, _results
+    from maskfer.prediction.api import face_results, faces_in
 
-    faces = _faces(image, config.max_faces)
+    faces = faces_in(image, config.max_faces) if faces is None else faces
     if config.try_mask:
         image = mask_faces(image, faces, config.try_mask, config.seed)
-    return image, _results(image, faces, with_expression=True, model_path=config.model)
+    return image, face_results(image, faces, with_expression=True, model_path=config.model)
 
 
 ANNOTATION_SUFFIXES = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png"}
@@ -229,17 +251,12 @@ class FilePredictor:
         if self.threads:
             use_runtime_threads(self.threads)
         try:
-            annotations = []  # (target, image, faces)
             if path.suffix.lower() in VIDEO_EXTENSIONS:
-                rows = []
-                for frame, seconds, rgb in video_frames(path, self.config.fps):
-                    shown, faces = predict_image(rgb, self.config)
-                    rows += face_rows(str(path), frame, seconds, faces, self.config.try_mask)
-                    annotations.append((name.parent / f"{name.stem}_f{frame:06d}.jpg", shown, faces))
+                rows, annotations = video_rows(path, name, self.config)  # annotations: (target, image, faces)
             else:
                 shown, faces = predict_image(read_image(str(path), self.config.max_pixels), self.config)
                 rows = face_rows(str(path), None, None, faces, self.config.try_mask)
-                annotations.append((name, shown, faces))
+                annotations = [(name, shown, faces)]
             problem = _write_annotated(self.annotate_dir, annotations, self.overwrite) if self.annotate_dir else None
             return rows, problem
         except MaskferError as exc:  # ImageError included: one line naming the file and the problem

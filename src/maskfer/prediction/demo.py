@@ -61,18 +61,18 @@ def _tile(image: np.ndarray, face, caption: str, side: int = TILE) -> np.ndarray
 def run_demo(out: str | Path, seed: int = 0) -> dict:
     """Write `<out>/index.html` and `<out>/contact-sheet.png`; return what each version read as."""
     from maskfer.masks.draw import MASK_TYPES, draw_mask
-    from maskfer.prediction.api import _faces, _results
+    from maskfer.prediction.api import face_results, faces_in
 
     started = time.perf_counter()
     out = Path(out)
     photo = demo_photo()
-    faces = _faces(photo, 1)
+    faces = faces_in(photo, 1)
     if not faces:
         raise MaskferError("no face found in the demo photo (are the face models in maskfer/faces/models/ intact?)")
     versions = [("no mask", photo)] + [(kind, draw_mask(photo, faces[0], kind, seed).image) for kind in MASK_TYPES]
     entries = []
     for name, image in versions:
-        (face,) = _results(image, faces[:1], with_expression=True)
+        (face,) = face_results(image, faces[:1], with_expression=True)
         entries.append({"version": name, "image": image, "face": face, "tile": _tile(image, face, name)})
 
     tiles = [e["tile"] for e in entries]
