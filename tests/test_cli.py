@@ -37,12 +37,12 @@ def test_data_info_counts_and_names_skipped_and_corrupt_files(kdef_like):
     (("data", "info", "/no/such/folder"), "no such file"),
     (("evaluate", "{data}", "--model", "resnet9000"), "unknown model 'resnet9000'; valid:"),
     (("evaluate", "{data}", "--protocol", "people"), "unknown protocol 'people'; valid:"),
-    (("reproduce", "--data", "/no/such/folder"), "needs a labelled face-expression dataset"),
-    (("reproduce", "--data", "{data}", "--models", "svm,nope"), "unknown model 'nope'"),
+    (("reproduce", "/no/such/folder"), "needs a labelled face-expression dataset"),
+    (("reproduce", "{data}", "--models", "svm,nope"), "unknown model 'nope'"),
     (("report", "{data}/missing.json"), "not a readable results file"),
-    (("reproduce", "--data", "{data}", "--models", "resnet18", "--weights", "{data}/none.pth", "--sweeps", "none",
+    (("reproduce", "{data}", "--models", "resnet18", "--weights", "{data}/none.pth", "--sweeps", "none",
       "--augment", "0", "--size", "32"), "weights file not found"),
-    (("reproduce", "--data", "{data}", "--crop", "tight"), "unknown crop 'tight'; valid:"),
+    (("reproduce", "{data}", "--crop", "tight"), "unknown crop 'tight'; valid:"),
 ])
 def test_bad_input_is_one_line_and_exit_2(kdef_like, args, message):
     result = run(*[a.format(data=kdef_like) for a in args])

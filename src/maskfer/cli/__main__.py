@@ -1,0 +1,5 @@
+"""`python -m maskfer.cli`."""
+
+from maskfer.cli import app
+
+app()

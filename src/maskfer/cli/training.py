@@ -1,0 +1,106 @@
+"""The shipped model's commands: `train-default` and `model-card`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from maskfer.cli.common import CACHE_DIR, JOBS, NO_CACHE, MaskferCommand, app, cache_for, console, errors, user_errors
+from maskfer.errors import MaskferError
+
+@app.command("train-default", cls=MaskferCommand)
+def train_default(
+    data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder holding fer2013/, tcep/ and ckplus/."),
+    out: Path = typer.Option(Path("maskfer-model"), "--out", "-o", help="Folder for the ONNX model, mask check and training log."),
+    recipe: str = typer.Option("v2", "--recipe", help="The recipe by name (maskfer.training.recipe.RECIPES): v2 made the shipped model."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (default: the recipe's)."),
+    labels: Optional[str] = typer.Option(None, "--labels", help="FER2013's photos labelled by 'fer2013' (its own labels) or 'ferplus' (FER+ majority); default: the recipe's."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many photos per dataset part (smoke runs)."),
+    threads: int = typer.Option(2, "--threads", help="Torch threads for training."),
+    jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
+):
+    """Train the shipped model (expression CNN exported to ONNX, and the mask-worn check) from scratch.
+
+    Resumable: every epoch is saved to OUT/training-state.pt, and the same command run again after
+    an interruption continues from the last finished epoch (crops come back from the cache).
+    """
+    from dataclasses import replace
+
+    from maskfer.errors import check_name
+    from maskfer.training.mask_check import MaskCheckConfig, train_mask_check
+    from maskfer.training.recipe import RECIPES, train_default as run_training
+
+    with user_errors():
+        base = RECIPES[check_name("recipe", recipe, RECIPES)]
+        config = replace(base, data=str(data), epochs=epochs or base.epochs, labels=labels or base.labels, limit=limit,
+                         threads=threads)
+        cache = cache_for(cache_dir, no_cache)
+        say = lambda m: errors.print(m, highlight=False)  # noqa: E731
+        record = run_training(config, out, cache, jobs, progress=say)
+        check = train_mask_check(MaskCheckConfig(data=str(data), photos=limit or MaskCheckConfig.photos,
+                                                 epochs=min(config.epochs, MaskCheckConfig.epochs), threads=threads),
+                                 out, cache, jobs, progress=say)
+    console.print(f"model: {out / 'maskfer-expression.onnx'} (validation accuracy "
+                  f"{100 * record['history'][-1].get('val_accuracy', float('nan')):.1f}%), mask check: {out / 'mask-check.onnx'} "
+                  f"(validation accuracy {100 * check['validation']['accuracy']:.1f}%), {record['seconds'] + check['seconds']:.0f} s. "
+                  "To ship it, copy both into src/maskfer/weights/.", highlight=False)
+
+
+def card_paths(out: Path | None, results: Path | None, limit: int | None) -> tuple[Path, Path]:
+    """Where a model card and its scores go: the committed files, except for a --limit look, which never overwrites them."""
+    folder = Path(f"model-card-limit-{limit}") if limit else Path(".")
+    out = out or folder / "MODEL_CARD.md"
+    return out, results or (out.parent / "model-card.json" if limit else Path("bench/results/model-card.json"))
+
+
+@app.command("model-card", cls=MaskferCommand)
+def model_card(
+    data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder holding fer2013/, tcep/, ckplus/ and kdef-sample/."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", show_default=False,
+                                       help="The model card to write (default: MODEL_CARD.md; with --limit, model-card-limit-N/MODEL_CARD.md)."),
+    results: Optional[Path] = typer.Option(None, "--results", show_default=False,
+                                           help="Where the scores are kept, as JSON (default: bench/results/model-card.json; with --limit, beside the card)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="The ONNX model to describe (default: the shipped one)."),
+    mask_check: Optional[Path] = typer.Option(None, "--mask-check", help="Its mask check (default: the shipped one)."),
+    compare: list[str] = typer.Option([], "--compare", help="Another model and its mask check (two .onnx files), scored on the same crops; repeatable.",
+                                      metavar="LABEL=ONNX:CHECK", show_default=False),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Photos per evaluation set (a quick look; the card says so)."),
+    peers: Path = typer.Option(Path("bench/results/peers.json"), "--peers", help="bench/peers.py's results, shown beside the model's (left out if the file is absent)."),
+    ablation: Path = typer.Option(Path("bench/results/ablation.json"), "--ablation", help="bench/ablate.py's results, shown in the card (left out if the file is absent)."),
+    rewrite: bool = typer.Option(False, "--rewrite", help="Score nothing: write the card again from the scores kept in --results."),
+    jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
+):
+    """Score the shipped model on every evaluation set and write MODEL_CARD.md from the scores."""
+    from maskfer.core.files import atomic_write_json, atomic_write_text
+    from maskfer.prediction.model import load_mask_check, load_model
+    from maskfer.training.card import CardConfig, evaluate_models, model_card as write_card
+    from maskfer.weights.format import TRAINING_LOG_NAME, weights_path
+
+    with user_errors():
+        out, results = card_paths(out, results, limit)
+        models = {"shipped": (str(model) if model else None, str(mask_check) if mask_check else None)}
+        for item in compare:
+            label, _, files = item.partition("=")
+            onnx_file, _, check_file = files.partition(":")
+            if not (label and onnx_file and check_file):
+                raise MaskferError(f"--compare {item!r}: expected LABEL=MODEL.onnx:MASK-CHECK.onnx")
+            models[label] = (onnx_file, check_file)
+        if rewrite:
+            if not results.is_file():
+                raise MaskferError(f"{results}: no scores to write the card from; run `maskfer model-card` without --rewrite")
+            record = json.loads(results.read_text())
+        else:
+            record = evaluate_models(CardConfig(data=str(data), limit=limit), models, cache_for(cache_dir, no_cache), jobs,
+                                     progress=lambda m: errors.print(m, highlight=False))
+            atomic_write_json(results, record)
+        log = (Path(model).parent if model else weights_path("")) / TRAINING_LOG_NAME
+        training = json.loads(log.read_text()) if log.is_file() else {}
+        peer_results = json.loads(peers.read_text()) if peers.is_file() else None
+        ablation_rows = [json.loads(line) for line in ablation.read_text().splitlines() if line.strip()] if ablation.is_file() else None
+        check = load_mask_check(str(mask_check) if mask_check else None).metadata
+        atomic_write_text(out, write_card(record, load_model(str(model) if model else None).metadata, training, peers=peer_results,
+                                          check=check, ablation=ablation_rows))
+    console.print(f"model card: {out}; scores: {results} ({record['seconds']:.0f} s)", highlight=False)
