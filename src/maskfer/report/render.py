@@ -51,16 +51,29 @@ def _find(rows, model, protocol):
 
 
 def build_blocks(record: dict) -> list[tuple]:
-    study, data = record["study"], record["dataset"]
+    """The report, top to bottom, as (kind, ...) blocks that the HTML and Markdown writers render alike."""
+    study, rows = record["study"], record["models"]
     protocols = list(study["protocols"])
-    rows = record["models"]
     models = list(dict.fromkeys(r["config"]["model"] for r in rows))
+    blocks = _intro_blocks(record, protocols) + _results_blocks(rows, protocols, models)
+    blocks += _mask_blocks(record, protocols, models)
+    blocks += _cnn_blocks(record, rows) + _augmentation_and_sweep_blocks(record, rows)
+    data = record["dataset"]
+    if data["skipped"] or data["unreadable"]:
+        shown = [f"{s['path']}: {s['reason']}" for s in data["skipped"][:20]] + data["unreadable"][:20]
+        blocks += [("h2", "Skipped files"), ("pre", "\n".join(shown))]
+    return blocks + [("h2", "Configuration"), ("pre", json.dumps(study, indent=2))]
+
+
+def _intro_blocks(record: dict, protocols: list[str]) -> list[tuple]:
+    """Title, what the data and the run were, the protocols, and how to read the study's headline against them."""
+    study, data = record["study"], record["dataset"]
     masked = bool(study.get("masks"))
     all_folds = [f for section in ("models", "augmented", "held_out_masks", "held_out_renderers", "unmasked", "aligned")
                  for r in record.get(section, []) for f in r["folds"]]
     fold_seconds = sum(f.get("fit_seconds", 0) + f.get("predict_seconds", 0) for f in all_folds)
     sweep_folds = sum(len(s["points"]) * s["config"]["n_splits"] for s in record.get("sweeps", []))
-    blocks: list[tuple] = [
+    return [
         ("h1", f"maskfer study report: {Path(study['data']).name}" + (", masked" if masked else "")),
         ("p", f"{data['n_used']} {'masked ' if masked else ''}images of {data['n_subjects']} subjects from `{data['root']}` "
               f"({data['name']} layout); {len(data['skipped'])} files skipped and {len(data['unreadable'])} unreadable. "
@@ -85,6 +98,12 @@ def build_blocks(record: dict) -> list[tuple]:
               "differ only by chance, so `subject` can come out above `random`: a gap smaller than the ± spread is noise. "
               "Every number below is the mean ± standard deviation over folds of the named protocol, with the study's "
               "fixed model settings (no tuning on the validation folds)."),
+    ]
+
+
+def _results_blocks(rows: list[dict], protocols: list[str], models: list[str]) -> list[tuple]:
+    """The results table and bars, per-class recall, and the confusion matrices."""
+    blocks: list[tuple] = [
         ("h2", "Results"),
         ("p", "val acc and train acc: accuracy % on the validation and training side of each fold. MSE: the study's mean "
               "squared error of the label index (the classes numbered 0 to 6 in the order "
@@ -106,7 +125,6 @@ def build_blocks(record: dict) -> list[tuple]:
         line.append(_seconds(_find(rows, m, protocols[-1])["summary"]["fit_seconds"]) if _find(rows, m, protocols[-1]) else "")
         table.append(line)
     blocks += [("table", headers, table), ("figure", "accuracy", figures.accuracy_bars(rows, protocols))]
-
     best = max(rows, key=lambda r: r["summary"]["val_accuracy"]["mean"] if r["config"]["protocol"] == protocols[-1] else -1)
     blocks += [
         ("h2", f"Per-class recall ({protocols[-1]} protocol)"),
@@ -123,7 +141,12 @@ def build_blocks(record: dict) -> list[tuple]:
     for p in protocols:
         blocks.append(("figure", f"confusion_{p}", figures.confusion_grid([r for r in rows if r["config"]["protocol"] == p],
                                                                         f"{p} protocol: % of each true class, validation folds pooled")))
-    blocks += _mask_blocks(record, protocols, models)
+    return blocks
+
+
+def _cnn_blocks(record: dict, rows: list[dict]) -> list[tuple]:
+    """The CNNs' input comparison (the study's 64x64 against aligned crops) and their training curves."""
+    study, blocks = record["study"], []
     if record.get("aligned"):
         size = study["aligned_size"]
         blocks += [("h2", "Input: the study's 64x64 versus face-aligned crops"),
@@ -141,6 +164,12 @@ def build_blocks(record: dict) -> list[tuple]:
                          f"where it is on, watches 1/{study['n_splits']} of the training fold instead). Where early "
                          "stopping ended the folds at different epochs, a curve stops at the last epoch of its shortest fold."),
                    ("figure", "training_curves", figures.training_curves(curves))]
+    return blocks
+
+
+def _augmentation_and_sweep_blocks(record: dict, rows: list[dict]) -> list[tuple]:
+    """The study's augmentation compared with plain training, and its sweeps as curves (never used to choose)."""
+    study, blocks = record["study"], []
     if record["augmented"]:
         blocks += [
             ("h2", "Augmentation"),
@@ -160,10 +189,6 @@ def build_blocks(record: dict) -> list[tuple]:
         for sweep in record["sweeps"]:
             if len(sweep["points"][0]["params"]) > 1:
                 blocks.append(("figure", f"{sweep['sweep']}_{sweep['protocol']}", figures.svm_grid(sweep)))
-    if data["skipped"] or data["unreadable"]:
-        shown = [f"{s['path']}: {s['reason']}" for s in data["skipped"][:20]] + data["unreadable"][:20]
-        blocks += [("h2", "Skipped files"), ("pre", "\n".join(shown))]
-    blocks += [("h2", "Configuration"), ("pre", json.dumps(study, indent=2))]
     return blocks
 
 
