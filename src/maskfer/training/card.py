@@ -319,7 +319,15 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
     others = [m for m in record["models"] if m != label]
     pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
     history = training.get("history", [])
-    lines = [
+    lines = _about(config, metadata, results, label, training, pct, history) + [
+        *mask_check_section(check), *ablation_section(ablation),
+        *_evaluation_section(record, label, others, pct), *_detail_tables(results, label, pct), *peers_section(peers, pct)]
+    return "\n".join(lines + LIMITATIONS)
+
+
+def _about(config: dict, metadata: dict, results: dict, label: str, training: dict, pct, history: list) -> list[str]:
+    """What the model is, how to reproduce it, its training data and its training run."""
+    return [
         "# Model card: `maskfer-expression.onnx` (shipped in `src/maskfer/weights/`)", "",
         "Written by `maskfer model-card` from the model's own metadata, its training log and the scores below; "
         "edit the generator (`src/maskfer/training/card.py`), not this file.", "",
@@ -358,7 +366,13 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
         _table(["epoch", "train loss", "train acc %", "val loss", "val acc %", "minutes"],
                [[h["epoch"], f"{h['train_loss']:.3f}", pct(h["train_accuracy"]), f"{h.get('val_loss', float('nan')):.3f}",
                  pct(h.get("val_accuracy", float("nan"))), f"{h['seconds'] / 60:.1f}"] for h in history]), "",
-        *mask_check_section(check), *ablation_section(ablation),
+    ]
+
+
+def _evaluation_section(record: dict, label: str, others: list[str], pct) -> list[str]:
+    """The goals against the scores, and the table of every evaluation set."""
+    results = record["results"]
+    return [
         "## Goals", "",
         ("Quick look: at most " + str(record["config"]["limit"]) + " photos per set. " if record["config"].get("limit") else "")
         + "The figures this project set itself for the shipped model (all on sets it never trained on):", "",
@@ -376,8 +390,12 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
                  pct(r[label]["said_masked"]), pct(r[label]["face_found"]), *[pct(r[o]["accuracy"]) for o in others],
                  *[pct(r[o]["said_masked"]) for o in others]] for name, r in results.items()]), "",
     ]
+
+
+def _detail_tables(results: dict, label: str, pct) -> list[str]:
+    """FER2013 without duplicates and against FER+, recall per class, accuracy per mask type, confusion matrices."""
     fer = {name: r[label] for name, r in results.items() if name.startswith("fer2013")}
-    lines += ["FER2013 PrivateTest without the photos that duplicate a training photo, and against FER+ majority labels:", "",
+    lines = ["FER2013 PrivateTest without the photos that duplicate a training photo, and against FER+ majority labels:", "",
               _table(["set", "accuracy % (all)", "without duplicates %", "images without", "FER+ labels %", "images with a FER+ majority"],
                      [[name, pct(r["accuracy"]), pct(r.get("accuracy_without_duplicates", float("nan"))),
                        r.get("n_without_duplicates", ""), pct(r.get("accuracy_ferplus", float("nan"))), r.get("n_ferplus", "")]
@@ -393,21 +411,31 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
     for name, r in results.items():
         lines += [f"**{name}**", "", _table(["true \\ predicted", *EMOTIONS],
                                            [[e, *row] for e, row in zip(EMOTIONS, r[label]["confusion"])]), ""]
-    if peers:
-        tools = peers["tools"]
-        lines += ["## Beside the tools people use today", "",
-                  "`python bench/peers.py" + (f" --limit {peers['limit']}" if peers.get("limit") else "") + "`: the same "
-                  "evaluation sets" + (f" (at most {peers['limit']} photos per set before masking)" if peers.get("limit") else "")
-                  + ", each tool with its own face detector, the whole image where it finds none. Accuracy % (macro-F1), "
-                  "and the calibration error of the seven numbers each returns.", "",
-                  _table(["evaluation set", "images", *[f"{t}" for t in tools], *[f"{t} ECE" for t in tools]],
-                         [[name, next(iter(by.values()))["n"], *[f"{pct(by[t]['accuracy'])} ({by[t]['macro_f1']:.2f})" for t in tools],
-                           *[f"{by[t]['ece']:.3f}" for t in tools]] for name, by in peers["results"].items()]), "",
-                  *[f"- {name}: {why}" for name, why in peers.get("unavailable", {}).items()], ""]
-    lines += ["## Limitations", "",
-              "- Synthetic masks only: no labelled photo of a real masked face was available. The template renderer is the "
-              "stand-in for a mask the model never saw; a real one may differ more.",
-              "- FER2013 is in-the-wild, grey, 48x48; TCEP, CK+ and KDEF are posed. CK+ is two-thirds neutral, so its "
-              "accuracy flatters (macro-F1 is the fairer figure).",
-              "- Seven classes, one label per face; contempt (CK+) is left out.", ""]
-    return "\n".join(lines)
+    return lines
+
+
+def peers_section(peers: dict | None, pct) -> list[str]:
+    """`bench/peers.py`'s results beside the model's, when they were run."""
+    if not peers:
+        return []
+    tools = peers["tools"]
+    return ["## Beside the tools people use today", "",
+           "`python bench/peers.py" + (f" --limit {peers['limit']}" if peers.get("limit") else "") + "`: the same "
+           "evaluation sets" + (f" (at most {peers['limit']} photos per set before masking)" if peers.get("limit") else "")
+           + ", each tool with its own face detector, the whole image where it finds none. Accuracy % (macro-F1), "
+           "and the calibration error of the seven numbers each returns.", "",
+           _table(["evaluation set", "images", *[f"{t}" for t in tools], *[f"{t} ECE" for t in tools]],
+                  [[name, next(iter(by.values()))["n"], *[f"{pct(by[t]['accuracy'])} ({by[t]['macro_f1']:.2f})" for t in tools],
+                    *[f"{by[t]['ece']:.3f}" for t in tools]] for name, by in peers["results"].items()]), "",
+           *[f"- {name}: {why}" for name, why in peers.get("unavailable", {}).items()], ""]
+
+
+LIMITATIONS = [
+    "## Limitations", "",
+    "- Synthetic masks only: no labelled photo of a real masked face was available. The template renderer is the "
+    "stand-in for a mask the model never saw; a real one may differ more.",
+    "- FER2013 is in-the-wild, grey, 48x48; TCEP, CK+ and KDEF are posed. CK+ is two-thirds neutral, so its "
+    "accuracy flatters (macro-F1 is the fairer figure).",
+    "- Seven classes, one label per face; contempt (CK+) is left out.", ""]
+
+
