@@ -83,3 +83,22 @@ def test_no_import_cycles():
         if node not in state:
             visit(node, [node])
     assert cycles == []
+
+
+def test_no_function_is_longer_than_a_reader_holds_in_mind():
+    import ast
+
+    long = [f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for path in PACKAGE.rglob("*.py") for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60]
+    assert not long, f"split these (60 lines at most): {long}"
+
+
+def test_no_private_name_crosses_a_module():
+    import ast
+
+    crossing = [f"{path.relative_to(PACKAGE)}: {node.module}.{alias.name}"
+                for path in PACKAGE.rglob("*.py") for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("maskfer")
+                for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+    assert not crossing, f"make these public or keep them in their module: {crossing}"

@@ -316,7 +316,7 @@ def draw_mask(image: np.ndarray, face: Face, kind: str = "surgical", seed: int =
     x0, y0 = np.maximum(np.floor(polygon.min(axis=0)).astype(int) - pad, 0)
     x1, y1 = np.minimum(np.ceil(polygon.max(axis=0)).astype(int) + pad, [width, height])
     if x1 <= x0 or y1 <= y0:  # the face lies outside the image
-        quality = _quality(np.zeros((height, width), np.uint8), face)
+        quality = mask_quality(np.zeros((height, width), np.uint8), face)
         return MaskedFace(image.copy(), np.zeros((height, width), np.uint8), quality, kind, seed)
     full_crop = image[y0:y1, x0:x1]
     scale = min(1.0, WORK_WIDTH / face_size)
@@ -356,10 +356,10 @@ def draw_mask(image: np.ndarray, face: Face, kind: str = "surgical", seed: int =
     out[y0:y1, x0:x1] = cv2.blendLinear(layer, full_crop, weight, 1.0 - weight)
     full = np.zeros((height, width), np.uint8)
     full[y0:y1, x0:x1] = coverage
-    return MaskedFace(out, full, _quality(full, face), kind, seed)
+    return MaskedFace(out, full, mask_quality(full, face), kind, seed)
 
 
-def _quality(coverage: np.ndarray, face: Face) -> MaskQuality:
+def mask_quality(coverage: np.ndarray, face: Face) -> MaskQuality:
     def covered(indices):
         xy = np.round(face.landmarks[indices, :2]).astype(int)
         inside = (xy[:, 0] >= 0) & (xy[:, 1] >= 0) & (xy[:, 0] < coverage.shape[1]) & (xy[:, 1] < coverage.shape[0])

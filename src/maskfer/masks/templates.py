@@ -16,7 +16,7 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 from maskfer.faces.landmarks import Face
-from maskfer.masks.draw import MaskedFace, _quality, register_mask
+from maskfer.masks.draw import MaskedFace, mask_quality, register_mask
 
 SIDE = 200  # the template frame
 # Anchor points: template frame (u, v in [0, 1]) -> MediaPipe landmark. v = 0 is the nose bridge's
@@ -184,7 +184,7 @@ def render_template(image: np.ndarray, face: Face, kind: str, seed: int) -> Mask
     weight = np.clip(coverage, 0, 1)[..., None]
     out = np.clip(weight * layer + (1 - weight) * image, 0, 255).astype(np.uint8)
     full = np.where(coverage > 0.5, 255, 0).astype(np.uint8)
-    return MaskedFace(out, full, _quality(full, face), kind, seed)
+    return MaskedFace(out, full, mask_quality(full, face), kind, seed)
 
 
 for _name, (_description, _) in TEMPLATES.items():
