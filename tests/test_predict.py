@@ -53,7 +53,7 @@ def test_predict_reads_one_face_with_seven_probabilities(astronaut):
     x0, y0, x1, y1 = face.box
     assert 150 < x0 < x1 < 300 and 30 < y0 < y1 < 230  # her face, not the helmet
     assert face.landmarks.shape == (468, 3) and abs(face.yaw) < 30
-    assert face.mask is False
+    assert face.mask_worn is False
 
 
 def test_every_image_form_gives_the_same_answer(astronaut, tmp_path):
@@ -78,7 +78,7 @@ def test_a_drawn_mask_is_detected_and_no_face_is_an_empty_list(astronaut):
     masked = maskfer.apply_mask(astronaut, "surgical", seed=1)
     assert masked.shape == astronaut.shape and not np.array_equal(masked, astronaut)
     (face,) = maskfer.detect(masked)
-    assert face.mask is True and face.expression is None
+    assert face.mask_worn is True and face.expression is None
     assert maskfer.detect(np.full((300, 300, 3), 127, np.uint8)) == []
 
 
@@ -123,7 +123,7 @@ def test_try_mask_draws_the_mask_before_reading(folder, tmp_path):
     result = run("predict", folder / "astronaut.jpg", "--try-mask", "n95", "--out", out)
     assert result.exit_code == 0, result.output
     (row,) = [json.loads(line) for line in out.read_text().splitlines()]
-    assert row["mask"] is True
+    assert row["mask_worn"] is True
 
 
 def test_video_is_sampled_at_the_asked_rate(astronaut, tmp_path):
@@ -293,10 +293,10 @@ def test_labels_on_a_small_face_are_whole_and_readable(astronaut):
     out = annotate(small, [face])
     assert min(out.shape[:2]) >= 320  # enlarged before labelling
     top = sorted(face.probabilities.items(), key=lambda kv: -kv[1])[:2]
-    label = " ".join(f"{e} {100 * p:.0f}%" for e, p in top) + (" [mask]" if face.mask else "")
+    label = " ".join(f"{e} {100 * p:.0f}%" for e, p in top) + (" [mask]" if face.mask_worn else "")
     scale = label_scale(*out.shape[:2])
     (width, height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    fill = (40, 200, 255) if face.mask else (255, 200, 40)
+    fill = (40, 200, 255) if face.mask_worn else (255, 200, 40)
     ys, xs = np.nonzero(np.all(out == fill, axis=2))
     assert xs.max() - xs.min() >= width and xs.max() < out.shape[1]  # the label's box holds the whole text
     assert height >= 12  # about 12 pixels high or more

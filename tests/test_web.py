@@ -60,15 +60,15 @@ def test_predict_returns_each_face(client, astronaut):
     answer = post(client, "/api/predict", png_bytes(astronaut))
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert (body["width"], body["height"]) == (512, 512) and body["mask"] is None and "image" not in body
+    assert (body["width"], body["height"]) == (512, 512) and body["mask_drawn"] is None and "image" not in body
     (face,) = body["faces"]
-    assert set(face["probabilities"]) == set(EMOTIONS) and face["mask"] is False
+    assert set(face["probabilities"]) == set(EMOTIONS) and face["mask_worn"] is False
     assert face["expression"] == max(face["probabilities"], key=face["probabilities"].get)
 
 
 def test_predict_with_a_mask_returns_the_masked_photo(client, astronaut):
     body = post(client, "/api/predict", png_bytes(astronaut), mask="kn95").json()
-    assert body["mask"] == "kn95" and body["faces"][0]["mask"] is True
+    assert body["mask_drawn"] == "kn95" and body["faces"][0]["mask_worn"] is True
     assert body["image"].startswith("data:image/jpeg;base64,")
 
 

@@ -104,7 +104,7 @@ def demo(
     with user_errors():
         summary = run_demo(out)
     for version, result in summary.items():
-        console.print(f"{version:10s} -> {result['expression']:10s} (mask detected: {'yes' if result['mask'] else 'no'})", highlight=False)
+        console.print(f"{version:10s} -> {result['expression']:10s} (mask detected: {'yes' if result['mask_worn'] else 'no'})", highlight=False)
     console.print(f"page: {(out / 'index.html').resolve()}  contact sheet: {out / 'contact-sheet.png'}", soft_wrap=True)
 
 

@@ -10,7 +10,6 @@ Files that cannot be used are not dropped silently: each lands in `Dataset.skipp
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,9 +18,9 @@ import pandas as pd
 
 from maskfer.core.images import IMAGE_EXTENSIONS
 from maskfer.errors import MaskferError, check_name
+from maskfer.labels import EMOTIONS
 
 # The study's seven classes, in its order; the label index of each is its position here.
-EMOTIONS = ("afraid", "angry", "disgusted", "happy", "neutral", "sad", "surprised")
 COLUMNS = ["path", "emotion", "subject", "dataset", "session", "gender", "angle", "source", "split"]
 
 # Folder names that datasets use for each class. Contempt (CK+) is not one of the seven.
@@ -73,9 +72,6 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.table)
-
-    def skipped_reasons(self) -> Counter:
-        return Counter(s.reason.split(" (")[0] for s in self.skipped)
 
 
 def _row(path, emotion, *, dataset, subject=None, session=None, gender=None, angle=None, source=None, split=None):

@@ -39,8 +39,6 @@ LANDMARK_MODEL = "face_landmark.tflite"  # MediaPipe's 468-point mesh, in maskfe
 CROP_PAD = 0.3  # the landmark model expects the face with this margin around it (MediaPipe's ROI is 1.5x the box)
 
 # Landmark groups of the 468-point mesh (MediaPipe's canonical topology).
-FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148,
-             176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
 LIPS = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409,
         78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415]
 NOSTRILS = [2, 94, 19, 98, 97, 326, 327, 64, 294, 240, 460, 75, 305, 79, 309, 166, 392, 20, 250, 60, 290]

@@ -2,7 +2,7 @@
 
     import maskfer
     for face in maskfer.predict("photo.jpg"):
-        print(face.box, face.mask, face.expression, face.probabilities)
+        print(face.box, face.mask_worn, face.expression, face.probabilities)
 
 An image is a path, a PIL image, or a NumPy array (RGB unless `color="bgr"`, as OpenCV reads).
 Faces come from the one face path (`maskfer.faces.find_faces`: MediaPipe's detectors and 468
@@ -34,14 +34,14 @@ class FaceResult:
     yaw: float
     pitch: float
     roll: float
-    mask: bool
-    mask_probability: float
+    mask_worn: bool
+    mask_worn_probability: float
     expression: str | None = None
     probabilities: dict[str, float] | None = None
 
     def to_dict(self, landmarks: bool = False) -> dict:
         out = {"box": list(self.box), "yaw": round(self.yaw, 1), "pitch": round(self.pitch, 1), "roll": round(self.roll, 1),
-               "mask": self.mask, "mask_probability": round(self.mask_probability, 4), "expression": self.expression,
+               "mask_worn": self.mask_worn, "mask_worn_probability": round(self.mask_worn_probability, 4), "expression": self.expression,
                "probabilities": None if self.probabilities is None else {k: round(v, 4) for k, v in self.probabilities.items()}}
         if landmarks:
             out["landmarks"] = np.round(self.landmarks, 1).tolist()

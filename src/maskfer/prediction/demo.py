@@ -79,7 +79,7 @@ def run_demo(out: str | Path, seed: int = 0) -> dict:
     sheet = np.vstack([np.hstack(tiles[:4]), np.hstack(tiles[4:])])
     atomic_write_bytes(out / "contact-sheet.png", encode_image(sheet, "png"))
     atomic_write_text(out / "index.html", _page(entries, time.perf_counter() - started))
-    return {e["version"]: {"expression": e["face"].expression, "mask": e["face"].mask,
+    return {e["version"]: {"expression": e["face"].expression, "mask_worn": e["face"].mask_worn,
                            "probabilities": e["face"].probabilities} for e in entries}
 
 
@@ -99,8 +99,8 @@ def _page(entries: list[dict], seconds: float) -> str:
         face = e["face"]
         src = "data:image/png;base64," + base64.b64encode(encode_image(e["tile"], "png")).decode()
         cards.append(f'<figure><img src="{src}" alt="{html.escape(e["version"])}"><figcaption><h2>{html.escape(e["version"])}</h2>'
-                     f'<p>reads as <strong>{face.expression}</strong>; mask detected: {"yes" if face.mask else "no"} '
-                     f'({100 * face.mask_probability:.0f}%)</p>{_bars(face.probabilities)}</figcaption></figure>')
+                     f'<p>reads as <strong>{face.expression}</strong>; mask detected: {"yes" if face.mask_worn else "no"} '
+                     f'({100 * face.mask_worn_probability:.0f}%)</p>{_bars(face.probabilities)}</figcaption></figure>')
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>maskfer demo</title>

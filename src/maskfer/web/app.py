@@ -192,7 +192,7 @@ def _predict(rgb: np.ndarray, kind: str | None, seed: int, max_faces: int) -> di
     from maskfer.prediction.batch import PredictConfig, predict_image
 
     shown, faces = predict_image(rgb, PredictConfig(max_faces=max_faces, try_mask=kind, seed=seed))
-    out = {"width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "mask": kind, "faces": [f.to_dict() for f in faces]}
+    out = {"width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "mask_drawn": kind, "faces": [f.to_dict() for f in faces]}
     if kind:
         out["image"] = _jpeg_data_url(shown)
     return out

@@ -20,8 +20,8 @@ class Face(BaseModel):
     yaw: float
     pitch: float
     roll: float
-    mask: bool = Field(description="whether a mask is worn (the mask-worn check)")
-    mask_probability: float = Field(ge=0, le=1)
+    mask_worn: bool = Field(description="whether a mask is worn (the mask-worn check)")
+    mask_worn_probability: float = Field(ge=0, le=1)
     expression: str | None = Field(json_schema_extra={"enum": [*EMOTIONS, None]})
     probabilities: dict[str, float] | None = Field(description="the seven expressions' probabilities")
 
@@ -29,7 +29,7 @@ class Face(BaseModel):
 class Prediction(BaseModel):
     width: int
     height: int
-    mask: str | None = Field(description="the mask drawn on every face first, if any")
+    mask_drawn: str | None = Field(description="the mask type drawn on every face first, if any")
     faces: list[Face]
     image: str | None = Field(None, description="with a mask: the masked photo as a JPEG data URL")
 

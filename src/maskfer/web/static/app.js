@@ -42,7 +42,7 @@ function drawFaces(faces) {
   ctx.font = `${Math.max(14, Math.round(canvas.width / 40))}px system-ui, sans-serif`;
   faces.forEach((face, i) => {
     const [x0, y0, x1, y1] = face.box;
-    const colour = face.mask ? "#29b6f6" : "#ffb300";
+    const colour = face.mask_worn ? "#29b6f6" : "#ffb300";
     ctx.strokeStyle = colour;
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
     const label = `${i + 1}. ${face.expression} ${Math.round(100 * face.probabilities[face.expression])}%`;
@@ -60,7 +60,7 @@ function listFaces(faces) {
     const item = document.createElement("li");
     item.className = "face";
     const title = document.createElement("h2");
-    title.textContent = `Face ${i + 1}: ${face.expression}` + (face.mask ? " (mask)" : "");
+    title.textContent = `Face ${i + 1}: ${face.expression}` + (face.mask_worn ? " (mask)" : "");
     item.append(title);
     for (const [name, p] of Object.entries(face.probabilities)) {
       const row = document.createElement("div");
@@ -92,7 +92,7 @@ async function analyse() {
     await drawImage(answer.image || URL.createObjectURL(photo));
     drawFaces(answer.faces);
     listFaces(answer.faces);
-    status(answer.faces.length ? count(answer.faces.length, "face") + (answer.mask ? `, each behind a mask: ${display(answer.mask)}` : "")
+    status(answer.faces.length ? count(answer.faces.length, "face") + (answer.mask_drawn ? `, each behind a mask: ${display(answer.mask_drawn)}` : "")
                                : "No face found in this photo.");
   } catch (error) {
     if (id === requestId) { clearResults(); status(`Error: ${error.message}`, true); }
@@ -155,7 +155,7 @@ async function readFrame() {
     await drawImage(answer.image || grab.toDataURL("image/jpeg"));
     drawFaces(answer.faces);
     listFaces(answer.faces);
-    status(`Live: ${count(answer.faces.length, "face")}` + (answer.mask ? `, each behind a mask: ${display(answer.mask)}` : ""));
+    status(`Live: ${count(answer.faces.length, "face")}` + (answer.mask_drawn ? `, each behind a mask: ${display(answer.mask_drawn)}` : ""));
   } catch (error) {
     status(`Live reading stopped: ${error.message}`, true);
     $("live").checked = live = false;
