@@ -25,7 +25,8 @@ import torch
 
 from maskfer.data import read_dataset
 from maskfer.core.parallel import ComputeConfig
-from maskfer.evaluation.experiment import ExperimentConfig, evaluate, table_features
+from maskfer.evaluation.experiment import ExperimentConfig, evaluate
+from maskfer.features import table_features
 from maskfer.core.cache import Cache
 from maskfer.core.cache import stable_key
 from maskfer.features.pixels import PixelConfig

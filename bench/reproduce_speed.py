@@ -22,7 +22,8 @@ from pathlib import Path
 
 from maskfer.data import balanced_sample, read_dataset
 from maskfer.core.parallel import ComputeConfig
-from maskfer.evaluation import ExperimentConfig, evaluate, table_features
+from maskfer.evaluation import ExperimentConfig, evaluate
+from maskfer.features import table_features
 from maskfer.evaluation.sweeps import SWEEPS, run_sweep
 from maskfer.core.cache import Cache
 

@@ -43,7 +43,7 @@ def one_size(n: int, threads: int) -> dict:
 
     from maskfer.core.cache import Cache
     from maskfer.data import balanced_sample, read_dataset
-    from maskfer.evaluation import table_features
+    from maskfer.features import table_features
     from maskfer.masks import MASK_TYPES
     from maskfer.masks.dataset import MaskingConfig, mask_dataset, mask_seed
     from maskfer.models import create_model

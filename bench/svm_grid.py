@@ -25,7 +25,8 @@ from pathlib import Path
 from maskfer.core.cache import Cache
 from maskfer.core.parallel import ComputeConfig
 from maskfer.data import balanced_sample, read_dataset
-from maskfer.evaluation import ExperimentConfig, table_features
+from maskfer.evaluation import ExperimentConfig
+from maskfer.features import table_features
 from maskfer.evaluation.sweeps import run_sweep
 
 FER2013 = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"

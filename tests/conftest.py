@@ -9,6 +9,11 @@ from PIL import Image
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
+# Torch's own threads: one, unless the runner says otherwise (MASKFER_TEST_THREADS). Read by torch when a test first
+# imports it. With a training run holding one of 2 cores, torch's default pool of 2 busy-waiting threads made a
+# MobileNetV2 test take 212 s instead of 13 (tests/test_estimators.py, measured with OMP_NUM_THREADS 2 against 1).
+os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("MASKFER_TEST_THREADS", "1"))
+
 
 def missing(reason: str) -> None:
     """Skip a test whose requirement is absent, saying why; under CI=true (where everything is present) fail instead."""

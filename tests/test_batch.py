@@ -43,6 +43,7 @@ def one_worker(photos, tmp_path_factory):
     return out.read_text()
 
 
+@pytest.mark.slow
 def test_two_workers_give_the_rows_of_one_in_the_same_order(photos, one_worker, tmp_path):
     result = predict(photos, "--out", tmp_path / "rows.csv", "--jobs", "2")
     assert result.exit_code == 0, result.output
@@ -57,6 +58,7 @@ def test_a_dask_local_cluster_gives_the_rows_of_one_process(photos, one_worker, 
     assert (tmp_path / "rows.csv").read_text() == one_worker
 
 
+@pytest.mark.slow
 def test_a_killed_batch_resumes_to_the_same_rows_with_every_file_once(photos, one_worker, tmp_path):
     out = tmp_path / "rows.csv"
     command = [sys.executable, "-m", "maskfer.cli", "predict", str(photos), "--out", str(out)]

@@ -51,6 +51,7 @@ def test_bad_input_is_one_line_and_exit_2(kdef_like, args, message):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_evaluate_writes_a_result_json(kdef_like, tmp_path):
     out = tmp_path / "result.json"
     result = run("evaluate", kdef_like, "--model", "random_forest", "--param", "n_estimators=7", "--size", "16",
@@ -102,6 +103,7 @@ def test_reproduce_quick_on_the_kdef_sample_writes_the_report(tmp_path):
     assert again.exit_code == 0 and (tmp_path / "again" / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_reproduce_on_a_synthetic_dataset_with_few_options(kdef_like, tmp_path):
     out = tmp_path / "r"
     result = run("reproduce", kdef_like, "--models", "naive_bayes,pca+svm", "--sweeps", "none", "--augment", "0",
@@ -120,6 +122,7 @@ def test_reproduce_on_a_synthetic_dataset_with_few_options(kdef_like, tmp_path):
     assert not fit.startswith("0.0<")  # a fast fit reads as its milliseconds, not 0.0
 
 
+@pytest.mark.slow
 def test_reproduce_with_masks_compares_masked_unmasked_and_held_out_types(tmp_path):
     import shutil
 
@@ -153,6 +156,7 @@ def test_features_command_computes_then_reads_the_cache(kdef_like, tmp_path):
     assert again.output.split("key ")[1].split(",")[0] == first.output.split("key ")[1].split(",")[0]
 
 
+@pytest.mark.slow
 def test_reproduce_trains_a_cnn_and_draws_its_training_curves(kdef_like, tmp_path):
     out = tmp_path / "cnn"
     result = run("reproduce", kdef_like, "--models", "naive_bayes,resnet18_scratch", "--sweeps", "none",
@@ -255,6 +259,7 @@ def test_auto_protocol_says_when_the_data_has_no_people_and_samples_keep_to_the_
     assert sum(map(sum, record["points"][0]["summary"]["val_confusion"])) == 42  # all 42 training images (asked for 63), no test one
 
 
+@pytest.mark.slow
 def test_reproduce_status_says_which_folds_are_done_without_running_any(kdef_like, tmp_path):
     args = ("reproduce", kdef_like, "--models", "naive_bayes", "--sweeps", "none", "--augment", "0", "--protocols", "subject",
             "--size", "16", "--out", tmp_path / "r")

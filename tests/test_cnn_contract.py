@@ -32,6 +32,7 @@ def _embedding():
     return CNNEmbedding(backbone="mobilenet_v2", weights="none", cache=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [_classifier, _embedding], ids=["CNNClassifier", "CNNEmbedding"])
 def test_fit_returns_self_and_leaves_params_alone(make):
     X, y = _images()
@@ -205,6 +206,7 @@ def test_colour_jitter_changes_colours_within_range_and_greys_some_images():
     assert torch.equal(normalise(pixels, 0.0), plain)
 
 
+@pytest.mark.slow
 def test_a_run_recorded_in_the_repository_continues_on_a_fresh_machine(tmp_path, monkeypatch):
     # bench/long_run.py records each epoch's checkpoint in bfloat16; a machine without the local checkpoint
     # puts it back and continues at the recorded epoch, ending near an unbroken run (the rounding, no more).

@@ -8,7 +8,8 @@ import torch
 
 from conftest import face_like
 from maskfer.errors import MaskferError, UnknownNameError
-from maskfer.evaluation.experiment import ExperimentConfig, Features, evaluate
+from maskfer.evaluation.experiment import ExperimentConfig, evaluate
+from maskfer.features import Features
 from maskfer.faces.align import EYE_DISTANCE, EYE_HEIGHT, aligned_crop
 from maskfer.core.cache import stable_key
 from maskfer.features.pixels import PixelConfig
@@ -88,6 +89,7 @@ def test_unknown_backbone_lists_the_valid_ones():
         CNNClassifier(backbone="vgg99").fit(*image_rows())
 
 
+@pytest.mark.slow
 def test_training_is_seeded_and_records_a_curve_per_epoch():
     X, y = image_rows()
     first = CNNClassifier(**SMOKE).fit(X, y, eval_set=(X[:14], y[:14]))
@@ -127,6 +129,7 @@ def test_embeddings_are_cached_by_content():
     np.testing.assert_allclose(CNNEmbedding(backbone="mobilenet_v2", cache=False).fit(X).transform(X), first, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_evaluation_keeps_each_folds_training_curve():
     X, y = image_rows(70)
     import pandas as pd
@@ -196,6 +199,7 @@ def _subject_features(n=70):
     return Features(X, y, table, [], stable_key("t", X.sum().item()), PixelConfig(size=32))
 
 
+@pytest.mark.slow
 def test_a_killed_study_resumes_at_the_fold_and_epoch_it_reached(tmp_path, monkeypatch, capsys):
     import maskfer.models.cnn as cnn
     from maskfer.core.cache import Cache
@@ -229,6 +233,7 @@ def test_a_killed_study_resumes_at_the_fold_and_epoch_it_reached(tmp_path, monke
     assert not list((cache.root / "checkpoints").glob("*.pt"))  # per-epoch state goes once its fold is cached
 
 
+@pytest.mark.slow
 def test_early_stopping_in_a_study_watches_people_outside_the_scored_fold():
     from maskfer.evaluation.protocols import early_stopping_split, make_folds
 
@@ -244,6 +249,7 @@ def test_early_stopping_in_a_study_watches_people_outside_the_scored_fold():
     assert all({"stop_loss", "val_loss"} <= set(fold["history"][0]) for fold in result["folds"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flip_test", [False, True])
 def test_the_exported_model_reads_a_face_and_its_mirror_alike_only_with_flip_test(tmp_path, flip_test):
     import onnxruntime

@@ -58,13 +58,20 @@ def _cnn_estimators():
             CNNEmbedding(backbone="mobilenet_v2", weights="none", cache=False)]
 
 
-@parametrize_with_checks([KMeansClassifier(n_clusters=8, n_init=1), PCAProjection(n_components=3), SampleSpan(), NystroemSVC(n_components=20), *_cnn_estimators()],
+@parametrize_with_checks([KMeansClassifier(n_clusters=8, n_init=1), PCAProjection(n_components=3), SampleSpan(), NystroemSVC(n_components=20)],
                          expected_failed_checks=expected_failures)
 def test_sklearn_contract(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.slow
+@parametrize_with_checks(_cnn_estimators(), expected_failed_checks=expected_failures)
+def test_sklearn_contract_of_the_cnns(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow if model_spec(name).deep else ())
+                                  for name in list_models()])
 def test_every_registered_model_fits_and_beats_chance(name):
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(3), 40)

@@ -9,7 +9,8 @@ import pytest
 import maskfer.evaluation.experiment as experiment
 from maskfer.labels import EMOTIONS
 from maskfer.core.parallel import ComputeConfig
-from maskfer.evaluation import ExperimentConfig, evaluate, table_features
+from maskfer.evaluation import ExperimentConfig, evaluate
+from maskfer.features import table_features
 from maskfer.evaluation.sweeps import SWEEPS, run_sweep
 from maskfer.core.cache import Cache
 from maskfer.features import AugmentConfig, PixelConfig
@@ -105,6 +106,7 @@ def test_augmentation_touches_training_folds_only(features, tmp_path):
         assert b["n_train"] == a["n_train"] + 6 * round(0.5 * a["n_train"])
 
 
+@pytest.mark.slow
 def test_sweep_runs_every_point_of_the_grid(features, tmp_path):
     result = run_sweep(features, "random_forest_trees", ExperimentConfig(pixels=SMALL, n_splits=3), quick=True,
                        cache=Cache(tmp_path / "cache"), compute=ComputeConfig(jobs=2))

@@ -25,6 +25,7 @@ def _photos(n_per_set=2):
     return rows
 
 
+@pytest.mark.slow
 def test_training_crops_and_prediction_crops_are_identical(tmp_path):
     photos = _photos()
     refs, sources = [r for r, _ in photos], [s for _, s in photos]
@@ -40,6 +41,7 @@ def test_training_crops_and_prediction_crops_are_identical(tmp_path):
             assert np.array_equal(aligned_crop(image, face, 64), crop), ref
 
 
+@pytest.mark.slow
 def test_landmark_cache_is_keyed_by_pixels_and_face_path_version(tmp_path, monkeypatch):
     import maskfer.faces.landmarks as landmarks
 

@@ -55,6 +55,7 @@ def test_head_pose_follows_the_head(tcep_face):
     assert find_faces(tilted)[0].roll - face.roll > 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder, minimum, sample", [("kdef-sample", 0.99, None), ("tcep", 0.99, 60), ("fer2013", 0.95, 150)])
 def test_quality_rule_pass_rate_on_real_faces(folder, minimum, sample, tmp_path):
     table = read_dataset(shared(folder)).table
@@ -122,6 +123,7 @@ def test_an_interrupted_masking_run_resumes(tmp_path, monkeypatch):
     assert not list((tmp_path / "out").rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_mask_command_writes_table_and_contact_sheets(tmp_path):
     from typer.testing import CliRunner
 

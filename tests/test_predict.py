@@ -198,6 +198,7 @@ def test_demo_writes_a_page_with_every_mask(tmp_path):
     assert "index.html" in result.output
 
 
+@pytest.mark.slow
 def test_train_default_smoke_run_makes_a_model_that_predict_loads(tmp_path):
     from conftest import shared
 
@@ -339,6 +340,7 @@ def test_a_good_photo_leaves_stderr_empty(folder):
     assert done.returncode == 0 and done.stderr == "" and json.loads(done.stdout.splitlines()[0])["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_a_killed_train_default_resumes_at_the_epoch_it_reached(tmp_path, monkeypatch):
     import maskfer.models.cnn as cnn
     from conftest import shared
@@ -375,6 +377,7 @@ def test_an_older_json_mask_check_or_a_foreign_onnx_file_is_a_one_line_error(tmp
         load_mask_check(str(weights_path("maskfer-expression.onnx")))  # the expression model is not a mask check
 
 
+@pytest.mark.slow
 def test_the_mask_check_is_not_fooled_by_tight_crops_of_people_it_never_saw():
     # Held-out TCEP people, cut to the face (often into it) as a user's tight crop is, found again by the
     # prediction path: the failure of the colour-histogram check this one replaced.
@@ -423,6 +426,7 @@ def test_each_output_suffix_writes_what_its_readers_expect(folder, tmp_path, suf
     assert len(rows) == 5 and {r["file"].split("/")[-1] for r in rows} >= {"astronaut.jpg", "crowd.png", "wall.png"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
 def test_a_batch_killed_by_a_signal_keeps_its_rows_as_ctrl_c_does(astronaut, tmp_path, signal_name):
     # A real process, a real signal: the rows written so far are renamed into place, no temporary file stays.

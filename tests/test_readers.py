@@ -120,6 +120,7 @@ def test_unknown_layout_name_lists_the_valid_ones(kdef_like):
     ("ckplus", "ckplus", 873, 123),
     ("fer2013", "fer2013", 35887, 0),
 ])
+@pytest.mark.slow
 def test_real_datasets(folder, layout, n_images, n_subjects):
     dataset = read_dataset(shared(folder))
     assert detect_layout(shared(folder)) == layout
@@ -132,6 +133,7 @@ def test_real_datasets(folder, layout, n_images, n_subjects):
         assert set(dataset.table["angle"]) == {"straight"} and set(dataset.table["session"]) == {"A"}
 
 
+@pytest.mark.slow
 def test_ferplus_votes_are_the_seven_classes_counts_in_our_order_joined_by_folder_and_name():
     from conftest import shared
 

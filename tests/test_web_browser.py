@@ -69,6 +69,7 @@ def browser(playwright):
     browser.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["desktop", "phone"])
 def test_upload_see_the_face_switch_the_mask(server, browser, tmp_path, viewport):
     from skimage import data
@@ -124,6 +125,7 @@ def fake_camera(path: Path, rgb: np.ndarray, frames: int = 20) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_live_webcam_reads_faces_continuously(server, playwright, tmp_path):
     from skimage import data
 
@@ -153,6 +155,7 @@ def test_live_webcam_reads_faces_continuously(server, playwright, tmp_path):
     browser.close()
 
 
+@pytest.mark.slow
 def test_api_docs_render_with_the_network_off(server, browser):
     page = browser.new_page()
     outside = []

@@ -62,6 +62,7 @@ CONTENT_REFUSALS = {400: ("empty upload",), 415: ("not a supported image",),
                     422: ("too small to hold a face", "no face found in the photo", "damaged or unusable")}
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_answer_conforms_to_the_schema(case):
@@ -81,6 +82,7 @@ def test_every_answer_conforms_to_the_schema(case):
     TRIED.append((case.operation.label, response.status_code))
 
 
+@pytest.mark.slow  # reads what the fuzzing test recorded: runs with it
 def test_the_fuzzing_reached_the_masking_and_prediction_code():
     for route in ("POST /api/predict", "POST /api/mask"):
         statuses = {status for label, status in TRIED if label == route}

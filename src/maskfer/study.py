@@ -16,7 +16,7 @@ import maskfer
 from maskfer.data.readers import read_dataset
 from maskfer.data.sampling import balanced_sample
 from maskfer.errors import MaskferError, check_name
-from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many, fold_status, table_features
+from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many, fold_status
 from maskfer.core.parallel import ComputeConfig
 from maskfer.core.progress import progress_display
 from maskfer.evaluation.protocols import PROTOCOLS
@@ -24,7 +24,7 @@ from maskfer.evaluation.sweeps import QUICK_SWEEPS, STUDY_SWEEPS, SWEEPS, sweep_
 from maskfer.features.augment import AugmentConfig
 from maskfer.core.cache import Cache, stable_key
 from maskfer.core.files import atomic_write_json
-from maskfer.features.pixels import PixelConfig
+from maskfer.features.pixels import PixelConfig, table_features
 from maskfer.models.registry import MODELS, list_models, model_spec
 
 STUDY_MODELS = ("naive_bayes", "logreg", "random_forest", "kmeans", "svm", "svm_poly")

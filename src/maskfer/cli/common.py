@@ -123,7 +123,7 @@ def dataset_features(path, layout, subject_regex, pixels, cache, display, comput
     """Read a dataset (a balanced `sample` of it if asked) and its features, showing progress on `display`."""
     from maskfer.core.parallel import ComputeConfig
     from maskfer.data import balanced_sample, read_dataset
-    from maskfer.evaluation.experiment import table_features
+    from maskfer.features.pixels import table_features
 
     table = read_dataset(path, layout, subject_regex).table
     if sample:

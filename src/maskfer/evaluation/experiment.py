@@ -1,6 +1,6 @@
 """Cross-validation of one model under one protocol, as the study scored it, with every fold cached.
 
-`table_features(table)` reads (or computes) the features; `evaluate(features, config)` makes
+`maskfer.features.table_features(table)` reads (or computes) the features; `evaluate(features, config)` makes
 the protocol's folds, fits the model on each training fold (augmented if asked) and scores both
 sides. Each fold's
 scores are cached by the features' content, the config and the fold, so an interrupted run
@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 import maskfer
 from maskfer.labels import EMOTIONS
@@ -26,7 +25,7 @@ from maskfer.evaluation.protocols import DEFAULT_PROTOCOL, PROTOCOLS, early_stop
 from maskfer.features.augment import AugmentConfig, augment_training_set
 from maskfer.core.cache import Cache, cached_map, stable_key
 from maskfer.core.files import atomic_write_json
-from maskfer.features.pixels import PixelConfig, pixel_features
+from maskfer.features.pixels import Features, PixelConfig
 from maskfer.models.registry import MODELS, create_model, model_spec
 
 
@@ -57,31 +56,6 @@ class ExperimentConfig:
         if "transforms" in augment:
             augment["transforms"] = tuple(augment["transforms"])
         return cls(**{**d, "pixels": PixelConfig(**d.get("pixels", {})), "augment": AugmentConfig(**augment)})
-
-
-@dataclass
-class Features:
-    """A dataset's feature matrix: rows of `table` that could be read, their labels, and a content key."""
-
-    X: np.ndarray
-    y: np.ndarray
-    table: pd.DataFrame
-    errors: list[str]
-    key: str
-    config: PixelConfig
-
-
-def table_features(table: pd.DataFrame, config: PixelConfig = PixelConfig(), cache: Cache | None = None, on_chunk=None,
-                   compute: ComputeConfig = ComputeConfig()) -> Features:
-    """Features for a dataset table; unreadable images are dropped and named in `errors`."""
-    cache = cache if cache is not None else Cache()
-    X, ok, errors = pixel_features(table["path"].tolist(), config, cache, on_chunk, compute)
-    kept = table[ok].reset_index(drop=True)
-    if kept.empty:
-        raise MaskferError(f"no readable images among {len(table)} (first problem: {errors[0] if errors else 'none'})")
-    y = kept["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy()
-    key = stable_key("features", asdict(config), kept["path"].tolist(), [float(v) for v in X.sum(axis=1)], y.tolist())
-    return Features(X[ok], y, kept, errors, key, config)
 
 
 def fit_and_score_fold(X, y, train, test, model: str, params: dict, augment: AugmentConfig, shape,

@@ -14,7 +14,8 @@ import maskfer
 from maskfer.core.cache import Cache
 from maskfer.core.parallel import ComputeConfig
 from maskfer.errors import check_name
-from maskfer.evaluation.experiment import ExperimentConfig, Features, evaluate_many
+from maskfer.evaluation.experiment import ExperimentConfig, evaluate_many
+from maskfer.features.pixels import Features
 
 # name -> (model, grid). The SVM grids run on PCA features: on raw 12,288-pixel vectors an RBF
 # fit takes 5.5 s at 985 training images and grows about with their square; on 100 PCA

@@ -13,11 +13,13 @@ from typing import Callable, Sequence
 
 import cv2
 import numpy as np
+import pandas as pd
 
 from maskfer.core.cache import Cache, cached_map, stable_key
 from maskfer.core.images import IMAGENET_MEAN, IMAGENET_STD, ImageError, content_hash, read_image
 from maskfer.core.parallel import ComputeConfig
-from maskfer.errors import check_name
+from maskfer.errors import MaskferError, check_name
+from maskfer.labels import EMOTIONS
 
 COLORS = ("rgb", "gray")
 CROPS = {"full": "the whole image resized (the study's input: its photos are already faces)",
@@ -106,3 +108,28 @@ def pixel_features(
         return np.zeros((0, int(np.prod(config.shape))), np.float32), np.zeros(0, bool), []
     return (np.concatenate([p["X"] for p in parts]), np.concatenate([p["ok"] for p in parts]),
             [str(e) for p in parts for e in p["errors"]])
+
+
+@dataclass
+class Features:
+    """A dataset's feature matrix: rows of `table` that could be read, their labels, and a content key."""
+
+    X: np.ndarray
+    y: np.ndarray
+    table: pd.DataFrame
+    errors: list[str]
+    key: str
+    config: PixelConfig
+
+
+def table_features(table: pd.DataFrame, config: PixelConfig = PixelConfig(), cache: Cache | None = None, on_chunk=None,
+                   compute: ComputeConfig = ComputeConfig()) -> Features:
+    """Features for a dataset table; unreadable images are dropped and named in `errors`."""
+    cache = cache if cache is not None else Cache()
+    X, ok, errors = pixel_features(table["path"].tolist(), config, cache, on_chunk, compute)
+    kept = table[ok].reset_index(drop=True)
+    if kept.empty:
+        raise MaskferError(f"no readable images among {len(table)} (first problem: {errors[0] if errors else 'none'})")
+    y = kept["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy()
+    key = stable_key("features", asdict(config), kept["path"].tolist(), [float(v) for v in X.sum(axis=1)], y.tolist())
+    return Features(X[ok], y, kept, errors, key, config)
