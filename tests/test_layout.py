@@ -102,3 +102,16 @@ def test_no_private_name_crosses_a_module():
                 if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("maskfer")
                 for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
     assert not crossing, f"make these public or keep them in their module: {crossing}"
+
+
+def test_the_readme_layout_table_lists_every_room_in_the_order_of_the_layers():
+    import itertools
+    import re
+
+    readme = (PACKAGE.parents[1] / "README.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(readme) if line.startswith("| folder | what it holds"))
+    rows = itertools.takewhile(lambda line: line.startswith("|"), readme[start + 2:])
+    listed = [re.match(r"\| `([a-z_]+)(?:/|\.py)` \|", row).group(1) for row in rows]
+    assert set(listed) == set(RANK) - {"errors", "labels", "__main__"}, "README's layout table and LAYERS name other rooms"
+    ranks = [RANK[room] for room in listed]
+    assert ranks == sorted(ranks), f"README's layout table is out of the layers' order: {listed}"

@@ -2,12 +2,8 @@
 
 Importing this package does nothing but define names: no model loading, no downloads,
 no warning filters, no environment changes. Every stage lives in its own subpackage, each
-importing only those before it:
-
-    core, labels, errors                    shared machinery, below every stage
-    data -> faces -> masks -> features -> models -> evaluation -> report    the study
-    training (the shipped model's recipe), weights (its files and their format)
-    prediction -> web                       any photo, with the shipped model
+importing only those below it: the layers are stated once, in `tests/test_layout.py`, which
+checks the imports against them, and the README's layout table follows them (a test checks).
 """
 
 __version__ = "0.1.0"
@@ -18,7 +14,7 @@ _API = ("detect", "predict", "apply_mask", "FaceResult")
 
 
 def __getattr__(name: str):
-    # The API is imported on first use (PEP 562), so `import maskfer` stays free of OpenCV and MediaPipe.
+    # The API is imported on first use (PEP 562), so `import maskfer` stays free of OpenCV and the face models.
     if name in _API:
         from maskfer.prediction import api
 
