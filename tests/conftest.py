@@ -30,6 +30,23 @@ def shared(name: str) -> Path:
     return path
 
 
+def run(*args, env: dict | None = None):
+    """`maskfer ARGS...` driven in-process (Typer's runner), its output split into stdout and stderr."""
+    from typer.testing import CliRunner
+
+    from maskfer.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], env=env)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """NASA's public-domain portrait of Eileen Collins, from scikit-image's wheel: the face the product tests read."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own cache folder, so no test reads another's results."""

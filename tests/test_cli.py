@@ -4,17 +4,10 @@ import json
 import re
 
 import pytest
-from typer.testing import CliRunner
-
-from maskfer.cli import app
-
-from conftest import shared
-
-runner = CliRunner()
 
 
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
+from conftest import run, shared
+
 
 
 def test_help_lists_every_stage():
@@ -210,7 +203,7 @@ def test_option_value_lists_in_help_match_the_registries():
     from maskfer.masks import MASKS
 
     wide = {"COLUMNS": "400"}
-    evaluate, predict, sweep = (runner.invoke(app, [c, "--help"], env=wide).output for c in ("evaluate", "predict", "sweep"))
+    evaluate, predict, sweep = (run(c, "--help", env=wide).output for c in ("evaluate", "predict", "sweep"))
     assert all(p in evaluate for p in PROTOCOLS) and all(layout in evaluate for layout in LAYOUTS)
     assert all(kind in predict for kind in MASKS)
     assert all(s in sweep for s in SWEEPS)
@@ -264,11 +257,11 @@ def test_reproduce_status_says_which_folds_are_done_without_running_any(kdef_lik
     args = ("reproduce", kdef_like, "--models", "naive_bayes", "--sweeps", "none", "--augment", "0", "--protocols", "subject",
             "--size", "16", "--out", tmp_path / "r")
     wide = {"COLUMNS": "200"}
-    before = runner.invoke(app, [str(a) for a in (*args, "--status")], env=wide)
+    before = run(*args, "--status", env=wide)
     assert before.exit_code == 0, before.output
     assert "0/5" in before.output and not (tmp_path / "r").exists()
     assert run(*args).exit_code == 0
-    after = runner.invoke(app, [str(a) for a in (*args, "--status")], env=wide)
+    after = run(*args, "--status", env=wide)
     assert "5/5" in after.output and "naive_bayes subject" in after.output
 
 

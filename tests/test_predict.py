@@ -12,25 +12,12 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
 import maskfer
-from maskfer.cli import app
 from maskfer.labels import EMOTIONS
 from maskfer.prediction.model import ModelError, load_mask_check, load_model, weights_path
 
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture(scope="module")
-def astronaut():
-    from skimage import data
-
-    return np.ascontiguousarray(data.astronaut())
+from conftest import run
 
 
 @pytest.fixture(scope="module")

@@ -24,13 +24,6 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def astronaut():
-    from skimage import data
-
-    return np.ascontiguousarray(data.astronaut())
-
-
-@pytest.fixture(scope="module")
 def client():
     return TestClient(create_app())
 
