@@ -4,8 +4,8 @@
 study's aligned crops, `maskfer.predict`, `apply_mask`, the web app), so a photo gives the same
 landmarks, and so the same aligned crop, wherever it is read. MediaPipe's full-range detector
 (faces down to about 48 pixels, several per photo) and its short-range one (large faces, which
-the full-range one misses behind a mask) propose faces; MediaPipe's 468-point landmark model
-then runs on each face's window, rotated so the eyes are level, as MediaPipe's own mesh
+the full-range one misses behind a mask) propose faces (`maskfer.faces.detection`, on LiteRT);
+MediaPipe's 468-point landmark model then runs on each face's window, rotated so the eyes are level, as MediaPipe's own mesh
 pipeline does. An image of at most `CROP_SIDE` pixels with no detection is tried as a
 registered face crop (FER2013, CK+) and kept if the landmark model agrees it is a face.
 
@@ -27,13 +27,14 @@ from maskfer.faces.pose import head_pose
 
 # Bumped whenever the landmarks found for the same pixels change; part of every cache key derived from
 # them (landmarks, aligned crops, masked images), so an older cache is never read as this one.
-FACES_VERSION = 3  # 3: head pose by a rigid fit of all 468 points (maskfer.faces.pose)
+FACES_VERSION = 3  # 3: detectors on LiteRT, head pose by a rigid fit of all 468 points (the drawn masks' shading follows it)
 CROP_SIDE = 128  # at most this size, an image with no face detected is tried as a registered face crop
 MIN_CROP_SCORE = 0.5  # ... and kept only if the landmark model finds it this face-like
 CACHED_FACES = 100  # faces kept per photo in the landmark cache
 # The short-range detector runs only when the full-range one finds no face or a face at least this wide (a share of
-# the image's longer side): it finds large faces, masked ones above all, that the full-range one misses, and nothing
-# the full-range one does not find among small faces. On the posed sets and FER2013 it always runs.
+# the image's longer side): it finds large faces, masked ones above all, that the full-range one misses; among small
+# faces it added none in our checks (synthetic scenes of 2-6 faces, masked and not). On the posed sets and FER2013
+# it always runs.
 SHORT_RANGE_FACE = 0.2
 LANDMARK_MODEL = "face_landmark.tflite"  # MediaPipe's 468-point mesh, in maskfer/faces/models/
 CROP_PAD = 0.3  # the landmark model expects the face with this margin around it (MediaPipe's ROI is 1.5x the box)
