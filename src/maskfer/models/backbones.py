@@ -9,6 +9,11 @@
 Each backbone has `embed(x) -> (N, dim)` (global-average-pooled features) and a linear head
 under its checkpoint's name (`fc`, `classifier.1`, `_fc`). Importing this module imports torch,
 so only code that needs a CNN imports it.
+
+Why not torchvision's own modules: the `cnn` extra pins CPU torch 2.13.0, and the torchvision that
+matches it on PyPI (0.28.0, a 7.4 MB wheel, which pip would add without touching torch) is built for
+PyPI's CUDA torch: imported beside the CPU build it fails at once ("operator torchvision::nms does not
+exist"). A working pair needs PyTorch's own CPU index, which this project cannot assume.
 """
 
 from __future__ import annotations
