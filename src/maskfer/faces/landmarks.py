@@ -153,12 +153,17 @@ def crop_landmarks(image: np.ndarray) -> Face:
     return _face_from_points(points, width, height, "crop", score)
 
 
-def _overlap(a, b) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter + 1e-9)
+def box_overlap(a, b) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes: the one overlap rule of detection and tracking."""
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter + 1e-9)
+
+
+def _corners(box) -> tuple[float, float, float, float]:
+    x, y, w, h = box
+    return x, y, x + w, y + h
 
 
 def find_faces(image: np.ndarray, *, max_faces: int = 10, crop_fallback: bool = True, min_score: float = 0.5) -> list[Face]:
@@ -179,7 +184,7 @@ def find_faces(image: np.ndarray, *, max_faces: int = 10, crop_fallback: bool = 
     if not found or max(d.box[2] for d in found) >= SHORT_RANGE_FACE * max(height, width):
         found += detect(pixels, "short_range")  # where it can add a face: large ones, or none found yet
     for detection in sorted(found, key=lambda d: -d.score):
-        if detection.score >= min_score and all(_overlap(detection.box, other.box) < 0.3 for other in kept):
+        if detection.score >= min_score and all(box_overlap(_corners(detection.box), _corners(other.box)) < 0.3 for other in kept):
             kept.append(detection)
     faces = []
     for detection in kept:

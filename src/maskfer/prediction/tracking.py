@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from maskfer.faces.landmarks import box_overlap
 from maskfer.labels import EMOTIONS
 
 MIN_OVERLAP = 0.3  # IoU for a detected face to continue a track
@@ -31,14 +32,6 @@ class TrackerConfig:
             raise ValueError(f"redetect_every must be at least 1, got {self.redetect_every}")
         if not 0.0 <= self.smooth < 1.0:
             raise ValueError(f"smooth must be at least 0 and under 1, got {self.smooth}")
-
-
-def box_overlap(a, b) -> float:
-    """Intersection over union of two (x0, y0, x1, y1) boxes."""
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter + 1e-9)
 
 
 class FaceTracker:

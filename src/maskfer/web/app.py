@@ -41,6 +41,10 @@ class ServeConfig:
     max_pixels: int = 40_000_000  # about 7,300 x 5,500; a larger image is refused before decoding
     max_faces: int = 10
 
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1e6)
+
 
 def sniff(data: bytes) -> str | None:
     for kind, magics in SIGNATURES.items():
@@ -118,7 +122,7 @@ def one_line(exc: RequestValidationError) -> str:
 
 def add_guards(app: FastAPI, config: ServeConfig) -> None:
     """The body-size guard and the error handlers: every error answers `{"detail": "one line"}`."""
-    limit = int(config.max_upload_mb * 1e6)
+    limit = config.max_upload_bytes
 
     @app.middleware("http")
     async def refuse_large_bodies(request: Request, call_next):
@@ -142,7 +146,7 @@ def add_api(app: FastAPI, config: ServeConfig) -> None:
     from maskfer.faces import find_faces
     from maskfer.masks import MASKS, mask_faces  # both renderers registered
 
-    limit = int(config.max_upload_mb * 1e6)
+    limit = config.max_upload_bytes
     MaskType = Literal[tuple(MASKS)]  # noqa: N806 (a type, built from the registry)
     MaskChoice = Literal[("none", "", *MASKS)]  # noqa: N806 ("" is what an HTML form sends for no choice)
     errors = problems(400, 413, 415, 422)
