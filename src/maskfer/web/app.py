@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 import maskfer
-from maskfer.core.images import encode_image
+from maskfer.core.images import MAX_PIXELS, encode_image
 from maskfer.errors import MaskferError
 from maskfer.web.schema import Health, Prediction, Version, problems
 
@@ -38,7 +38,7 @@ SIGNATURES = {
 @dataclass(frozen=True)
 class ServeConfig:
     max_upload_mb: float = 10.0
-    max_pixels: int = 40_000_000  # about 7,300 x 5,500; a larger image is refused before decoding
+    max_pixels: int = MAX_PIXELS  # a larger image is refused from its header, before decoding
     max_faces: int = 10
 
     @property
