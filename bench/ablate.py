@@ -189,7 +189,7 @@ def main():
                 record(row)
     print(f"FER2013 PublicTest accuracy % after {config.epochs} epochs on {config.photos} FER2013 training photos plus the "
           "posed sets' training people (difference from the v2 recipe):", file=sys.stderr)
-    from maskfer.training.card import ablation_table
+    from maskfer.card import ablation_table
 
     print(ablation_table([rows[name] for name in LEVERS if name in rows]))
 

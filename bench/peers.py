@@ -4,7 +4,7 @@
     python bench/peers.py                      # every evaluation set, masked and unmasked
     python bench/peers.py --limit 100          # a quick look
 
-The evaluation sets are the model card's (`maskfer.training.card.evaluation_sets`; never trained
+The evaluation sets are the model card's (`maskfer.card.evaluation_sets`; never trained
 on): FER2013 PrivateTest, TCEP's and CK+'s held-out people and the KDEF sample, each unmasked,
 behind drawn masks (the renderer maskfer trains with) and behind template masks (the renderer it
 never sees).
@@ -28,7 +28,7 @@ from maskfer.core.cache import Cache
 from maskfer.core.files import atomic_write_json
 from maskfer.core.images import read_image
 from maskfer.labels import EMOTIONS
-from maskfer.training.card import CardConfig, ShippedModels, evaluation_sets, scores
+from maskfer.card import CardConfig, ShippedModels, evaluation_sets, scores
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from maskfer.training.card import ablation_table
+from maskfer.card import ablation_table
 
 
 def _row(lever, changes, accuracy, seconds=600.0):
@@ -27,7 +27,7 @@ def test_tight_versions_cut_each_photo_to_its_face_and_keep_the_rest_of_the_row(
     from maskfer.core.cache import Cache
     from maskfer.core.images import read_image
     from maskfer.data.readers import read_dataset
-    from maskfer.training.card import tight_versions
+    from maskfer.card import tight_versions
 
     table = read_dataset(shared("kdef-sample")).table.head(3).reset_index(drop=True)
     tight = tight_versions(table, Cache(tmp_path / "cache"))
@@ -63,7 +63,7 @@ def test_a_limited_look_never_overwrites_the_committed_card(tmp_path, monkeypatc
     from typer.testing import CliRunner
 
     from maskfer.cli import app
-    from maskfer.training import card
+    from maskfer import card
 
     root = Path(__file__).resolve().parents[1]
     kept = json.loads((root / "bench/results/model-card.json").read_text())

@@ -23,6 +23,7 @@ LAYERS = [
     {"evaluation"},
     {"report"},
     {"training", "prediction", "study"},
+    {"card"},
     {"web"},
     {"cli"},
     {"__main__"},

@@ -76,7 +76,7 @@ def model_card(
     """Score the shipped model on every evaluation set and write MODEL_CARD.md from the scores."""
     from maskfer.core.files import atomic_write_json, atomic_write_text
     from maskfer.prediction.model import load_mask_check, load_model
-    from maskfer.training.card import CardConfig, evaluate_models, model_card as write_card
+    from maskfer.card import CardConfig, evaluate_models, model_card as write_card
     from maskfer.weights.format import TRAINING_LOG_NAME, weights_path
 
     with user_errors():

@@ -247,6 +247,12 @@ def _mask_blocks(record: dict, protocols: list[str], models: list[str]) -> list[
     return blocks
 
 
+def markdown_table(headers: list[str], rows: list[list]) -> str:
+    """A Markdown table: the header row, the rule, one line per row (cells as `str` gives them)."""
+    return "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
+                      *["| " + " | ".join(str(c) for c in row) + " |" for row in rows]])
+
+
 def to_markdown(blocks, figure_dir: str) -> str:
     out = []
     for block in blocks:
@@ -258,10 +264,7 @@ def to_markdown(blocks, figure_dir: str) -> str:
         elif kind == "pre":
             out.append("```\n" + block[1] + "\n```\n")
         elif kind == "table":
-            headers, rows = block[1], block[2]
-            out.append("| " + " | ".join(headers) + " |\n|" + "---|" * len(headers))
-            out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-            out.append("")
+            out.append(markdown_table(block[1], block[2]) + "\n")
         elif kind == "figure":
             out.append(f"![{block[1]}]({figure_dir}/{block[1]}.png)\n")
     return "\n".join(out)

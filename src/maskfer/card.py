@@ -40,6 +40,7 @@ from maskfer.labels import EMOTIONS
 from maskfer.masks.dataset import MaskingConfig, mask_dataset, mask_seed
 from maskfer.masks.draw import MASK_TYPES
 from maskfer.masks.templates import TEMPLATE_TYPES
+from maskfer.report.render import markdown_table
 from maskfer.training.recipe import DefaultModelConfig, fer_evaluation_set
 
 RENDERERS = {"drawn": MASK_TYPES, "template": TEMPLATE_TYPES}
@@ -238,11 +239,6 @@ def goals(results: dict, label: str) -> list[tuple[str, str, str]]:
     ]
 
 
-def _table(headers: list[str], rows: list[list]) -> str:
-    return "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
-                      *["| " + " | ".join(str(c) for c in row) + " |" for row in rows]])
-
-
 ABLATION_COLUMNS = [(f"{split}{flip} %", f"{split}{flip}", "accuracy") for split in ("unmasked", "drawn", "template")
                     for flip in ("", " +flip")] + [("unmasked, FER+ majority %", "unmasked", "accuracy_ferplus"),
                                                    ("drawn, FER+ majority %", "drawn", "accuracy_ferplus")]
@@ -260,7 +256,7 @@ def ablation_table(rows: list[dict]) -> str:
             reference = None if base is None or row is base else base["scores"][split].get(key)
             cells.append("" if value is None else f"{100 * value:.1f}" + ("" if reference is None else f" ({100 * (value - reference):+.1f})"))
         body.append([row["lever"], f"{sum(h['seconds'] for h in row['history']) / 60:.0f}", *cells, f"{100 * row['scores']['drawn']['lowest_recall']:.1f}"])
-    return _table(["lever", "train min", *[header for header, _, _ in ABLATION_COLUMNS], "lowest recall, drawn %"], body)
+    return markdown_table(["lever", "train min", *[header for header, _, _ in ABLATION_COLUMNS], "lowest recall, drawn %"], body)
 
 
 def mask_check_section(check: dict | None) -> list[str]:
@@ -330,7 +326,7 @@ def _about(config: dict, metadata: dict, results: dict, label: str, training: di
     return [
         "# Model card: `maskfer-expression.onnx` (shipped in `src/maskfer/weights/`)", "",
         "Written by `maskfer model-card` from the model's own metadata, its training log and the scores below; "
-        "edit the generator (`src/maskfer/training/card.py`), not this file.", "",
+        "edit the generator (`src/maskfer/card.py`), not this file.", "",
         "## What it is", "",
         f"A {config['backbone']} (ImageNet initialisation) that reads one of seven expressions ({', '.join(EMOTIONS)}) "
         f"from a {config['size']}x{config['size']} face-aligned RGB crop, masked or not. The ImageNet normalisation, a "
@@ -363,7 +359,7 @@ def _about(config: dict, metadata: dict, results: dict, label: str, training: di
         f"{config['batch_size']}, left-right flips and shifts of up to {config['shift']} pixels, seed {config['seed']}, "
         f"{config.get('threads', '?')} torch threads on the CPU. The last epoch's weights are shipped (no epoch was chosen "
         f"on any set). Took {training.get('seconds', float('nan')) / 60:.0f} minutes end to end.", "",
-        _table(["epoch", "train loss", "train acc %", "val loss", "val acc %", "minutes"],
+        markdown_table(["epoch", "train loss", "train acc %", "val loss", "val acc %", "minutes"],
                [[h["epoch"], f"{h['train_loss']:.3f}", pct(h["train_accuracy"]), f"{h.get('val_loss', float('nan')):.3f}",
                  pct(h.get("val_accuracy", float("nan"))), f"{h['seconds'] / 60:.1f}"] for h in history]), "",
     ]
@@ -376,7 +372,7 @@ def _evaluation_section(record: dict, label: str, others: list[str], pct) -> lis
         "## Goals", "",
         ("Quick look: at most " + str(record["config"]["limit"]) + " photos per set. " if record["config"].get("limit") else "")
         + "The figures this project set itself for the shipped model (all on sets it never trained on):", "",
-        _table(["goal", "target", label, *others],
+        markdown_table(["goal", "target", label, *others],
                [[goal, target, measured, *[dict((g, m) for g, _, m in goals(results, o))[goal] for o in others]]
                 for goal, target, measured in goals(results, label)]), "",
         "## Evaluation", "",
@@ -384,7 +380,7 @@ def _evaluation_section(record: dict, label: str, others: list[str], pct) -> lis
         "expected calibration error (ECE, 15 bins), and the share of images the mask-worn check calls masked. "
         "\"drawn\" masks come from the renderer the model trains with; \"template\" masks from the one it never sees."
         + (f" Compared on the very same crops: {', '.join(others)}." if others else ""), "",
-        _table(["evaluation set", "images", "accuracy %", "macro-F1", "ECE", "called masked %", "face found %",
+        markdown_table(["evaluation set", "images", "accuracy %", "macro-F1", "ECE", "called masked %", "face found %",
                 *[f"{o}: accuracy %" for o in others], *[f"{o}: called masked %" for o in others]],
                [[name, r[label]["n"], pct(r[label]["accuracy"]), f"{r[label]['macro_f1']:.2f}", f"{r[label]['ece']:.3f}",
                  pct(r[label]["said_masked"]), pct(r[label]["face_found"]), *[pct(r[o]["accuracy"]) for o in others],
@@ -396,20 +392,20 @@ def _detail_tables(results: dict, label: str, pct) -> list[str]:
     """FER2013 without duplicates and against FER+, recall per class, accuracy per mask type, confusion matrices."""
     fer = {name: r[label] for name, r in results.items() if name.startswith("fer2013")}
     lines = ["FER2013 PrivateTest without the photos that duplicate a training photo, and against FER+ majority labels:", "",
-              _table(["set", "accuracy % (all)", "without duplicates %", "images without", "FER+ labels %", "images with a FER+ majority"],
+              markdown_table(["set", "accuracy % (all)", "without duplicates %", "images without", "FER+ labels %", "images with a FER+ majority"],
                      [[name, pct(r["accuracy"]), pct(r.get("accuracy_without_duplicates", float("nan"))),
                        r.get("n_without_duplicates", ""), pct(r.get("accuracy_ferplus", float("nan"))), r.get("n_ferplus", "")]
                       for name, r in fer.items()]), "",
               "Recall per class (%):", "",
-              _table(["evaluation set", *EMOTIONS], [[name, *["" if r[label]["recall"][e] is None else pct(r[label]["recall"][e]) for e in EMOTIONS]]
+              markdown_table(["evaluation set", *EMOTIONS], [[name, *["" if r[label]["recall"][e] is None else pct(r[label]["recall"][e]) for e in EMOTIONS]]
                       for name, r in results.items()]), ""]
     for renderer, kinds in RENDERERS.items():
         rows = [[name, *[pct(r[label]["by_mask_type"][k]) if k in r[label]["by_mask_type"] else "" for k in kinds]]
                 for name, r in results.items() if name.endswith(f"({renderer})")]
-        lines += [f"Accuracy by mask type, {renderer} renderer (%):", "", _table(["evaluation set", *kinds], rows), ""]
+        lines += [f"Accuracy by mask type, {renderer} renderer (%):", "", markdown_table(["evaluation set", *kinds], rows), ""]
     lines += ["Confusion matrices (rows: true class; columns: predicted):", ""]
     for name, r in results.items():
-        lines += [f"**{name}**", "", _table(["true \\ predicted", *EMOTIONS],
+        lines += [f"**{name}**", "", markdown_table(["true \\ predicted", *EMOTIONS],
                                            [[e, *row] for e, row in zip(EMOTIONS, r[label]["confusion"])]), ""]
     return lines
 
@@ -424,7 +420,7 @@ def peers_section(peers: dict | None, pct) -> list[str]:
            "evaluation sets" + (f" (at most {peers['limit']} photos per set before masking)" if peers.get("limit") else "")
            + ", each tool with its own face detector, the whole image where it finds none. Accuracy % (macro-F1), "
            "and the calibration error of the seven numbers each returns.", "",
-           _table(["evaluation set", "images", *[f"{t}" for t in tools], *[f"{t} ECE" for t in tools]],
+           markdown_table(["evaluation set", "images", *[f"{t}" for t in tools], *[f"{t} ECE" for t in tools]],
                   [[name, next(iter(by.values()))["n"], *[f"{pct(by[t]['accuracy'])} ({by[t]['macro_f1']:.2f})" for t in tools],
                     *[f"{by[t]['ece']:.3f}" for t in tools]] for name, by in peers["results"].items()]), "",
            *[f"- {name}: {why}" for name, why in peers.get("unavailable", {}).items()], ""]
