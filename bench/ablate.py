@@ -119,7 +119,7 @@ def run_lever(lever: str, config: AblationConfig) -> dict:
     cache = Cache()
     out = lever_folder(recipe)
     started, cpu = time.perf_counter(), time.process_time()
-    record = train_default(recipe, out, cache, jobs=1, progress=lambda line: print(f"[{lever}] {line}", flush=True))
+    record = train_default(recipe, out, cache, jobs=1, say=lambda line: print(f"[{lever}] {line}", flush=True))
     return {"lever": lever, "changes": LEVERS[lever], "config": asdict(config), "recipe": asdict(recipe),
             "train_seconds": time.perf_counter() - started, "train_cpu_seconds": time.process_time() - cpu,
             "n_train": record["n_train"], "steps": len(record["history"]) * -(-record["n_train"] // recipe.batch_size),
@@ -136,7 +136,7 @@ def prepare(config: AblationConfig, levers: list[str], jobs: int) -> None:
     for size in sorted({config.recipe(lever).size for lever in levers}):
         recipe = replace(config.recipe(levers[0]), size=size)
         for table in training_table(recipe):
-            crops_and_labels(table, size, recipe.views, cache, jobs, progress=print)
+            crops_and_labels(table, size, recipe.views, cache, jobs, show=True)
         test = publictest(config)
         for masking in SPLITS.values():
             face_crops(test["path"], test["source"], FaceCropConfig(size, masking), cache, jobs)

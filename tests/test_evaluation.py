@@ -1,6 +1,7 @@
 """Cross-validation, fold caching, sweeps (locally and on a real Dask LocalCluster)."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -122,3 +123,17 @@ def test_the_same_sweep_runs_on_a_real_dask_local_cluster(features, tmp_path):
     dask = run_sweep(features, "kmeans_k", base, quick=True, cache=Cache(tmp_path / "b"),
                      compute=ComputeConfig(jobs=2, cluster="local"))
     assert [p["summary"]["val_accuracy"] for p in dask["points"]] == [p["summary"]["val_accuracy"] for p in local["points"]]
+
+
+def test_a_counted_step_in_a_log_prints_a_line_every_twentieth_with_the_time_left(capsys):
+    from maskfer.core.progress import counted
+
+    with counted("crops", 40) as advance:  # stderr is captured: not a terminal, so lines, no live bar
+        for _ in range(40):
+            advance()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 20 and lines[-1].startswith("crops 40/40 after ")
+    assert all(re.fullmatch(r"crops \d+/40 after \d+ s(, about \d+ s left)?", line) for line in lines)
+    with counted("quiet", 40, show=False) as advance:
+        advance(40)
+    assert capsys.readouterr().err == ""

@@ -58,7 +58,7 @@ class CardConfig:
     seed: int = 0
 
 
-def evaluation_sets(config: CardConfig, cache: Cache, jobs: int = 2, progress=print) -> dict[str, pd.DataFrame]:
+def evaluation_sets(config: CardConfig, cache: Cache, jobs: int = 2, say=print) -> dict[str, pd.DataFrame]:
     """name -> table (path, emotion, mask_type, mask_renderer, duplicate, ferplus) of images to score."""
     root = Path(config.data)
     holdout = DefaultModelConfig().holdout_fraction
@@ -83,7 +83,7 @@ def evaluation_sets(config: CardConfig, cache: Cache, jobs: int = 2, progress=pr
                 table[column] = default
         sets[f"{name} unmasked"] = table.assign(mask_type="none", mask_renderer="none")
         for renderer, kinds in RENDERERS.items():
-            progress(f"masking {name} ({renderer} renderer)")
+            say(f"masking {name} ({renderer} renderer)")
             if name == "fer2013-private":  # one type per photo, chosen from its name: all types about equally often
                 chosen = np.array([kinds[mask_seed(config.seed, s, f"evaluation-{renderer}") % len(kinds)] for s in table["source"]])
                 groups = [(table[chosen == kind], (kind,)) for kind in kinds]
@@ -178,11 +178,11 @@ def scores(probabilities: np.ndarray, y: np.ndarray, said_masked: np.ndarray, ta
 
 
 def evaluate_models(config: CardConfig, models: dict[str, tuple[str | None, str | None]], cache: Cache | None = None,
-                    jobs: int = 2, progress=print) -> dict:
+                    jobs: int = 2, say=print) -> dict:
     """Every evaluation set scored for every model (label -> (ONNX path or None, mask check path or None))."""
     cache = cache if cache is not None else Cache()
     started = time.perf_counter()
-    sets = evaluation_sets(config, cache, jobs, progress)
+    sets = evaluation_sets(config, cache, jobs, say)
     readers = ShippedModels(models)
     results = {}
     for name, table in sets.items():
@@ -197,7 +197,7 @@ def evaluate_models(config: CardConfig, models: dict[str, tuple[str | None, str 
         results[name] = {label: {**scores(np.array(p), y, np.array(w), table), "face_found": float(np.mean(found))}
                          for label, (p, w) in per_model.items()}
         first = results[name][next(iter(models))]
-        progress(f"{name:36s} n={first['n']:5d} " + "  ".join(
+        say(f"{name:36s} n={first['n']:5d} " + "  ".join(
             f"{label}: {100 * r['accuracy']:.1f}% ECE {r['ece']:.3f} masked {100 * r['said_masked']:.0f}%"
             for label, r in results[name].items()))
     return {"maskfer_version": maskfer.__version__, "kind": "model_card", "config": asdict(config),

@@ -39,10 +39,10 @@ def train_default(
                          threads=threads)
         cache = cache_for(cache_dir, no_cache)
         say = lambda m: errors.print(m, highlight=False)  # noqa: E731
-        record = run_training(config, out, cache, jobs, progress=say)
+        record = run_training(config, out, cache, jobs, say=say)
         check = train_mask_check(MaskCheckConfig(data=str(data), photos=limit or MaskCheckConfig.photos,
                                                  epochs=min(config.epochs, MaskCheckConfig.epochs), threads=threads),
-                                 out, cache, jobs, progress=say)
+                                 out, cache, jobs, say=say)
     console.print(f"model: {out / 'maskfer-expression.onnx'} (validation accuracy "
                   f"{100 * record['history'][-1].get('val_accuracy', float('nan')):.1f}%), mask check: {out / 'mask-check.onnx'} "
                   f"(validation accuracy {100 * check['validation']['accuracy']:.1f}%), {record['seconds'] + check['seconds']:.0f} s. "
@@ -94,7 +94,7 @@ def model_card(
             record = json.loads(results.read_text())
         else:
             record = evaluate_models(CardConfig(data=str(data), limit=limit), models, cache_for(cache_dir, no_cache), jobs,
-                                     progress=lambda m: errors.print(m, highlight=False))
+                                     say=lambda m: errors.print(m, highlight=False))
             atomic_write_json(results, record)
         log = (Path(model).parent if model else weights_path("")) / TRAINING_LOG_NAME
         training = json.loads(log.read_text()) if log.is_file() else {}

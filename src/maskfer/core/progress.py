@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -17,14 +18,14 @@ def progress_display(show: bool = True, transient: bool = False,
                      console: Console | None = None) -> tuple[Progress, Callable[[int, str], Callable[[int], None]]]:
     """A Rich progress display on stderr, and `advancer(task, label)`, which makes a task's `advance(n=1)`.
 
-    A terminal gets the live bars (with the time left). A log file gets no live bar, so each
+    A terminal gets the live bars (with the time left). A log file gets no live display at all, so each
     `advance` that crosses a 5% step of its task's total prints `label done/total after T, about
     L left`, L at the rate since the task's first report (which may be a batch of cached items,
     so it is left out of the rate).
     """
     console = console or Console(stderr=True)
     progress = Progress(TextColumn("{task.description:28s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TimeRemainingColumn(), console=console, disable=not show, transient=transient)
+                        TimeRemainingColumn(), console=console, disable=not (show and console.is_terminal), transient=transient)
     started = time.perf_counter()
 
     def advancer(task, label: str) -> Callable[[int], None]:
@@ -43,3 +44,11 @@ def progress_display(show: bool = True, transient: bool = False,
         return advance
 
     return progress, advancer
+
+
+@contextmanager
+def counted(label: str, total: int, show: bool = True) -> Iterator[Callable[[int], None]]:
+    """One counted step of a long job, shown as `progress_display` shows its tasks; yields its `advance(n=1)`."""
+    progress, advancer = progress_display(show, transient=True)
+    with progress:
+        yield advancer(progress.add_task(label, total=total), label)

@@ -29,6 +29,7 @@ from maskfer.core.files import atomic_write_bytes
 from maskfer.models.backbones import BACKBONES, WEIGHTS, create_backbone
 
 from maskfer.core.images import IMAGENET_MEAN, IMAGENET_STD
+from maskfer.core.progress import counted
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("none", "cosine")
@@ -237,7 +238,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = run["history"]
         for epoch in range(run["epoch"], self.epochs):
             started = time.perf_counter()
-            record = {"epoch": epoch + 1, **self._train_epoch(run, pixels, targets, adjustment, int(steps), device)}
+            with counted(f"{self.backbone} epoch {epoch + 1}/{self.epochs}", int(steps), self.verbose) as advance:
+                record = {"epoch": epoch + 1, **self._train_epoch(run, pixels, targets, adjustment, int(steps), device, advance)}
             self.model_ = model
             for prefix, scored in (("val", eval_set), ("stop", stop_set)):
                 if scored is not None and len(scored[1]):
@@ -257,8 +259,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _train_epoch(self, run: dict, pixels: torch.Tensor, targets: torch.Tensor, adjustment: torch.Tensor, steps: int,
-                     device) -> dict:
-        """One pass over `steps` random batches; the epoch's mean loss and accuracy."""
+                     device, advance) -> dict:
+        """One pass over `steps` random batches, calling `advance()` after each; the epoch's mean loss and accuracy."""
         model, optimizer, scheduler, generator = run["model"], run["optimizer"], run["scheduler"], run["generator"]
         model.train()
         order = torch.randperm(len(pixels), generator=generator)
@@ -283,6 +285,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             seen += len(index)
             total_loss += loss.item() * len(index)
             correct += int((logits.argmax(1) == target.argmax(1)).sum())
+            advance()
         return {"train_loss": total_loss / seen, "train_accuracy": correct / seen}
 
     def _report(self, record: dict) -> None:

@@ -50,7 +50,7 @@ class MaskCheckConfig:
     seed: int = 0
 
 
-def mask_check_views(table, config: MaskCheckConfig, cache: Cache, jobs: int, progress=None):
+def mask_check_views(table, config: MaskCheckConfig, cache: Cache, jobs: int, say=None):
     """Flattened uint8 crops of every photo in every view of `VIEWS`, and 1 where a mask is worn."""
     X, worn = [], []
     for (masking, framing, seed), masked in VIEWS:
@@ -59,8 +59,8 @@ def mask_check_views(table, config: MaskCheckConfig, cache: Cache, jobs: int, pr
         ok = status == "ok"
         X.append(crops[ok].reshape(int(ok.sum()), -1))
         worn.append(np.full(int(ok.sum()), int(masked)))
-        if progress:
-            progress(f"mask check crops: {masking}, {framing} ({int(ok.sum())})")
+        if say:
+            say(f"mask check crops: {masking}, {framing} ({int(ok.sum())})")
     return np.concatenate(X), np.concatenate(worn)
 
 
@@ -72,22 +72,22 @@ def called_masked(probability: np.ndarray, worn: np.ndarray) -> dict:
 
 
 def train_mask_check(config: MaskCheckConfig, out: str | Path, cache: Cache | None = None, jobs: int = 2,
-                     progress=print) -> dict:
+                     say=print) -> dict:
     """Train the check and write `<out>/mask-check.onnx`: input `faces` as the expression model's, output P(mask worn)."""
     from maskfer.models.registry import cnn_module
 
     cache = cache if cache is not None else Cache()
     started = time.perf_counter()
     train, validation = training_table(DefaultModelConfig(data=config.data, limit=config.photos, seed=config.seed))
-    X, worn = mask_check_views(train, config, cache, jobs, progress)
-    X_val, worn_val = mask_check_views(validation, config, cache, jobs, progress)
+    X, worn = mask_check_views(train, config, cache, jobs, say)
+    X_val, worn_val = mask_check_views(validation, config, cache, jobs, say)
     model = cnn_module().CNNClassifier(backbone="masknet", weights="none", epochs=config.epochs, batch_size=config.batch_size,
                                        lr=config.lr, schedule="cosine", augment_flip=True, augment_shift=4,
                                        augment_colour=config.colour_jitter,
                                        random_state=config.seed, threads=config.threads, verbose=True)
     model.fit(X, worn, eval_set=(X_val, worn_val))
     scores = called_masked(model.predict_proba(X_val)[:, 1], worn_val)
-    progress(f"mask check: validation accuracy {100 * scores['accuracy']:.1f}%, masked called masked "
+    say(f"mask check: validation accuracy {100 * scores['accuracy']:.1f}%, masked called masked "
              f"{100 * scores['masked_called_masked']:.1f}%, unmasked called masked {100 * scores['unmasked_called_masked']:.1f}%")
     record = {"maskfer_version": maskfer.__version__, "config": asdict(config), "n_train": int(len(worn)),
               "n_validation": int(len(worn_val)), "history": model.history_, "validation": scores,

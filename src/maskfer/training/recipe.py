@@ -26,6 +26,7 @@ import numpy as np
 import maskfer
 from maskfer.core.cache import Cache
 from maskfer.core.files import atomic_write_bytes, atomic_write_json
+from maskfer.core.progress import counted
 from maskfer.data.readers import read_dataset
 from maskfer.data.sampling import held_out_subjects
 from maskfer.errors import MaskferError
@@ -137,23 +138,16 @@ def fer_evaluation_set(fer):
     return ((fer["split"] == "test") & fer["source"].str.contains("PrivateTest")).to_numpy()
 
 
-def crops_and_labels(table, size: int, views: tuple[tuple[str, int], ...], cache: Cache, jobs: int, progress=None,
+def crops_and_labels(table, size: int, views: tuple[tuple[str, int], ...], cache: Cache, jobs: int, show: bool = False,
                      border: str = "replicate"):
     """Aligned crops of every photo in each (masking, seed) view: flattened uint8 rows, label indices, and each
-    row's photo (its position in `table`)."""
+    row's photo (its position in `table`). `show`: count the photos on stderr (`maskfer.core.progress.counted`)."""
     X, y, photos = [], [], []
     labels = table["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy()
     for mask, seed in views:
-        done, started = [0], time.perf_counter()
-
-        def on_chunk(n, mask=mask):
-            done[0] += n
-            if progress and (done[0] == len(table) or done[0] // 2048 != (done[0] - n) // 2048):
-                left = (time.perf_counter() - started) / done[0] * (len(table) - done[0])
-                progress(f"crops ({mask}): {done[0]}/{len(table)}, about {left / 60:.0f} min left")
-
-        crops, status, _ = face_crops(table["path"], table["source"], FaceCropConfig(size, mask, seed, border=border), cache, jobs,
-                                      on_chunk)
+        with counted(f"crops ({mask}, seed {seed})", len(table), show) as advance:
+            crops, status, _ = face_crops(table["path"], table["source"], FaceCropConfig(size, mask, seed, border=border), cache,
+                                          jobs, advance)
         ok = np.flatnonzero(status == "ok")
         X.append(crops[ok].reshape(len(ok), -1))
         y.append(labels[ok])
@@ -183,7 +177,7 @@ def target_distributions(table, config: DefaultModelConfig, cache: Cache, jobs: 
 
 
 def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | None = None, jobs: int = 2,
-                  progress=print) -> dict:
+                  say=print, show: bool = True) -> dict:
     """Train the shipped model and write `<out>/maskfer-expression.onnx` and `<out>/training.json`."""
     from maskfer.models.registry import cnn_module
 
@@ -193,24 +187,24 @@ def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | No
     out = Path(out)
     started = time.perf_counter()
     train, validation = training_table(config)
-    progress(f"faces: {len(train)} training photos, {len(validation)} validation photos ({len(config.views)} views each)")
-    X, y, photos = crops_and_labels(train, config.size, config.views, cache, jobs, progress, config.border)
-    X_val, y_val, _ = crops_and_labels(validation, config.size, config.views, cache, jobs, progress, config.border)
+    say(f"faces: {len(train)} training photos, {len(validation)} validation photos ({len(config.views)} views each)")
+    X, y, photos = crops_and_labels(train, config.size, config.views, cache, jobs, show, config.border)
+    X_val, y_val, _ = crops_and_labels(validation, config.size, config.views, cache, jobs, show, config.border)
     targets = target_distributions(train, config, cache, jobs)
-    progress(f"crops ready after {time.perf_counter() - started:.0f} s: {len(y)} training, {len(y_val)} validation")
+    say(f"crops ready after {time.perf_counter() - started:.0f} s: {len(y)} training, {len(y_val)} validation")
     steps = max(1, int(np.ceil(config.epoch_fraction * len(y) / config.batch_size)))
     # Every epoch's state goes to out/training-state.pt: a killed run resumes at the epoch it reached.
     model = CNNClassifier(backbone=config.backbone, weights="imagenet", epochs=config.epochs, batch_size=config.batch_size,
                           lr=config.lr, weight_decay=config.weight_decay, schedule="cosine", max_batches=steps,
                           augment_flip=True, augment_shift=config.shift, logit_adjustment=config.logit_adjustment,
-                          random_state=config.seed, verbose=True, threads=config.threads,
+                          random_state=config.seed, verbose=show, threads=config.threads,
                           checkpoint=str(out / TRAINING_STATE_NAME))
     out.mkdir(parents=True, exist_ok=True)
     model.fit(X, y, eval_set=(X_val, y_val), soft_targets=None if targets is None else targets[photos])
     if len(model.classes_) != len(EMOTIONS):
         raise MaskferError(f"training data has {len(model.classes_)} of the {len(EMOTIONS)} expressions; need all")
     temperature = fit_temperature(deployed_logits(model, X_val, config), y_val) if config.calibrate else 1.0
-    progress(f"temperature {temperature:.3f} (fitted on the validation photos)")
+    say(f"temperature {temperature:.3f} (fitted on the validation photos)")
     record = {"maskfer_version": maskfer.__version__, "config": asdict(config), "n_train": int(len(y)),
               "n_validation": int(len(y_val)), "history": model.history_, "temperature": temperature,
               "seconds": time.perf_counter() - started}
