@@ -64,7 +64,8 @@ def record(local: Path = OUT / STATE) -> int:
     buffer = io.BytesIO()
     torch.save(_convert(state, torch.bfloat16), buffer)
     atomic_write_bytes(RECORD / STATE, buffer.getvalue())
-    atomic_write_json(RECORD / "progress.json", {"recipe": RECIPE, "epoch": state["epoch"], "history": state["history"]})
+    atomic_write_json(RECORD / "progress.json", {"recipe": RECIPE, "epoch": state["epoch"], "history": state["history"],
+                                                 "data_changes": state.get("data_changes", [])})
     return int(state["epoch"])
 
 
@@ -84,12 +85,13 @@ def restore(local: Path = OUT / STATE) -> int:
     return int(state["epoch"])
 
 
-def run(threads: int, jobs: int) -> int:
+def run(threads: int, jobs: int, data_changed: bool = False) -> int:
     """Train (resuming), recording each epoch as it lands; the command's exit status."""
     epoch = restore()
     print(f"resuming after epoch {epoch}" if epoch else "starting at epoch 1", flush=True)
     command = [sys.executable, "-m", "maskfer.cli", "train-default", "--recipe", RECIPE, "--out", str(OUT),
-               "--threads", str(threads), "--jobs", str(jobs), "--data", str(ROOT.parent / "shared" / "data")]
+               "--threads", str(threads), "--jobs", str(jobs), "--data", str(ROOT.parent / "shared" / "data"),
+               *(["--resume-changed-data"] if data_changed else [])]
     process = subprocess.Popen(command)
     done = epochs_in(RECORD / STATE)
     while process.poll() is None:
@@ -111,6 +113,8 @@ def status() -> None:
 
     data = json.loads(progress.read_text())
     print(f"recipe {data['recipe']}: {data['epoch']} of {RECIPES[data['recipe']].epochs} epochs recorded")
+    for epoch in data.get("data_changes", []):
+        print(f"the training crops were made anew after epoch {epoch} (a newer face path) and the run continued on them")
     print("| epoch | train loss | train acc % | val loss | val acc % | minutes |\n|---|---|---|---|---|---|")
     for h in data["history"]:
         print(f"| {h['epoch']} | {h['train_loss']:.3f} | {100 * h['train_accuracy']:.1f} | {h.get('val_loss', float('nan')):.3f} "
@@ -122,9 +126,11 @@ def main():
     parser.add_argument("--run", action="store_true", help="train (or resume), recording every finished epoch")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for the training run")
     parser.add_argument("--jobs", type=int, default=2, help="processes making the crops")
+    parser.add_argument("--data-changed", action="store_true",
+                        help="continue the recorded epochs on crops made anew (a newer face path); recorded in progress.json")
     args = parser.parse_args()
     if args.run:
-        sys.exit(run(args.threads, args.jobs))
+        sys.exit(run(args.threads, args.jobs, args.data_changed))
     status()
 
 

@@ -245,3 +245,21 @@ def test_a_checkpoint_from_before_a_parameter_existed_resumes_while_that_paramet
 
     with pytest.raises(MaskferError, match="differs in augment_colour"):
         _classifier(epochs=1, checkpoint=str(state), augment_colour=0.2).fit(X, y)
+
+
+def test_a_checkpoint_continues_on_changed_data_only_when_asked_and_the_record_says_after_which_epoch(tmp_path, monkeypatch):
+    from maskfer.errors import MaskferError
+
+    X, y = _images()
+    state = tmp_path / "state.pt"
+    _fit_killed_after_epoch_two(monkeypatch, state, X, y)
+    remade = np.clip(X + 0.01, 0, 1)  # the same photos, crops made anew
+    with pytest.raises(MaskferError, match="another training run .*the training data"):
+        _classifier(epochs=3, checkpoint=str(state)).fit(remade, y)
+    with pytest.raises(ValueError, match="resume_data"):
+        _classifier(epochs=3, checkpoint=str(state), resume_data="whatever").fit(remade, y)
+    continued = _classifier(epochs=3, checkpoint=str(state), resume_data="changed").fit(remade, y)
+    assert [h["epoch"] for h in continued.history_] == [1, 2, 3] and continued.data_changes_ == [2]
+    again = _classifier(epochs=3, checkpoint=str(state)).fit(remade, y)  # the checkpoint now holds the new data
+    assert again.data_changes_ == [2] and again.history_ == continued.history_
+    assert _classifier(epochs=1).fit(X, y).data_changes_ == []

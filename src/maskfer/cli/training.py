@@ -20,6 +20,8 @@ def train_default(
     labels: Optional[str] = typer.Option(None, "--labels", help="FER2013's photos labelled by 'fer2013' (its own labels) or 'ferplus' (FER+ majority); default: the recipe's."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many photos per dataset part (smoke runs)."),
     threads: int = typer.Option(2, "--threads", help="Torch threads for training."),
+    resume_changed_data: bool = typer.Option(False, "--resume-changed-data",
+                                             help="Continue the checkpoint in OUT although the training crops were made anew (e.g. by a newer face path); training.json records after which epoch."),
     jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
     """Train the shipped model (expression CNN exported to ONNX, and the mask-worn check) from scratch.
@@ -39,7 +41,7 @@ def train_default(
                          threads=threads)
         cache = cache_for(cache_dir, no_cache)
         say = lambda m: errors.print(m, highlight=False)  # noqa: E731
-        record = run_training(config, out, cache, jobs, say=say)
+        record = run_training(config, out, cache, jobs, say=say, resume_data="changed" if resume_changed_data else "same")
         check = train_mask_check(MaskCheckConfig(data=str(data), photos=limit or MaskCheckConfig.photos,
                                                  epochs=min(config.epochs, MaskCheckConfig.epochs), threads=threads),
                                  out, cache, jobs, say=say)

@@ -33,6 +33,9 @@ from maskfer.core.progress import counted
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("none", "cosine")
+# What a checkpoint must share with the data `fit` is given: "same", the very same rows; "changed", any (a deliberate
+# continuation on data made anew, e.g. by a newer face path; the epochs where it happened are kept in `data_changes_`).
+RESUME_DATA = ("same", "changed")
 MEAN = torch.from_numpy(IMAGENET_MEAN).view(1, 3, 1, 1)
 STD = torch.from_numpy(IMAGENET_STD).view(1, 3, 1, 1)
 
@@ -132,10 +135,9 @@ def _write_training_state(path: str, state: dict) -> None:
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
-def _read_training_state(path: str, params: dict, fingerprint: str, defaults: dict) -> dict:
-    """A checkpoint written by `fit` with these params on this data, or a one-line error.
-
-    A parameter the checkpoint does not name (added to maskfer since it was written) must be at its default."""
+def _read_training_state(path: str, params: dict, fingerprint: str | None, defaults: dict) -> dict:
+    """A checkpoint written by `fit` with these params on this data (`fingerprint`; None: on any data), or a one-line
+    error. A parameter the checkpoint does not name (added to maskfer since it was written) must be at its default."""
     try:
         state = torch.load(Path(path), map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -143,7 +145,7 @@ def _read_training_state(path: str, params: dict, fingerprint: str, defaults: di
     if not isinstance(state, dict) or state.get("kind") != TRAINING_STATE:
         raise MaskferError(f"{path}: not a maskfer training checkpoint; delete it or choose another checkpoint path")
     changed = sorted(k for k in params if state["params"].get(k, defaults.get(k)) != params[k])
-    if changed or state["data"] != fingerprint:
+    if changed or fingerprint not in (None, state["data"]):
         changed = changed or ["the training data"]
         raise MaskferError(f"{path}: a checkpoint of another training run (differs in {', '.join(changed)}); "
                            "delete it to start afresh, or resume with the same settings")
@@ -176,7 +178,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     scored after every epoch (the training curves); give early stopping its own `stop_set` when
     `eval_set` is the fold you report, so nothing is chosen on it. With `checkpoint` (a file path), the whole training
     state is saved there after every epoch, and a later `fit` on the same data and settings
-    continues from the last finished epoch: a killed run loses at most one epoch.
+    continues from the last finished epoch: a killed run loses at most one epoch. Other data is refused
+    unless `resume_data="changed"` (a deliberate continuation, e.g. on crops remade by a newer face path);
+    `data_changes_` then lists the epochs after which the data changed.
 
     Rows may be uint8 (0..255; kept uint8 in memory and scaled per batch) or float in [0, 1].
     `fit(..., soft_targets=P)` trains on target distributions (one row per image, columns in the
@@ -189,7 +193,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                  optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0, schedule: str = "none",
                  early_stopping: int | None = None, max_batches: int | None = None, augment_flip: bool = False,
                  augment_shift: int = 0, augment_colour: float = 0.0, logit_adjustment: float = 0.0, device: str = "cpu", threads: int | None = None,
-                 random_state: int = 0, verbose: bool = False, checkpoint: str | None = None):
+                 random_state: int = 0, verbose: bool = False, checkpoint: str | None = None, resume_data: str = "same"):
         self.backbone = backbone
         self.weights = weights
         self.epochs = epochs
@@ -209,12 +213,14 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.checkpoint = checkpoint
+        self.resume_data = resume_data
 
     def fit(self, X, y, eval_set=None, stop_set=None, soft_targets=None):
         X, y = validate_data(self, X, y, dtype=(np.float32, np.uint8))
         device = _check_common(self.backbone, self.weights, self.device)
         check_name("optimizer", self.optimizer, OPTIMIZERS)
         check_name("schedule", self.schedule, SCHEDULES)
+        check_name("resume_data", self.resume_data, RESUME_DATA)
         if self.threads:
             torch.set_num_threads(self.threads)
         torch.manual_seed(self.random_state)
@@ -231,11 +237,11 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                      if self.schedule == "cosine" else None)
         run = {"model": model, "optimizer": optimizer, "scheduler": scheduler,
                "generator": torch.Generator().manual_seed(self.random_state), "history": [], "best": np.inf,
-               "best_state": None, "waited": 0, "epoch": 0, "data": _data_fingerprint(X, targets.numpy())}
+               "best_state": None, "waited": 0, "epoch": 0, "data": _data_fingerprint(X, targets.numpy()), "data_changes": []}
         if self.checkpoint and Path(self.checkpoint).exists():
             self._resume(run)
         pixels = to_pixels(X)
-        self.history_ = run["history"]
+        self.history_, self.data_changes_ = run["history"], run["data_changes"]
         for epoch in range(run["epoch"], self.epochs):
             started = time.perf_counter()
             with counted(f"{self.backbone} epoch {epoch + 1}/{self.epochs}", int(steps), self.verbose) as advance:
@@ -315,11 +321,18 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             "data": run["data"], "epoch": run["epoch"], "model": run["model"].state_dict(),
             "optimizer": run["optimizer"].state_dict(), "scheduler": run["scheduler"].state_dict() if run["scheduler"] else None,
             "generator": run["generator"].get_state(), "torch_rng": torch.get_rng_state(), "history": run["history"],
+            "data_changes": run["data_changes"],
             "best": run["best"], "best_state": run["best_state"], "waited": run["waited"]})
 
     def _resume(self, run: dict) -> None:
         """Load the checkpoint's state into `run` (same data and settings, or a one-line error)."""
-        state = _read_training_state(self.checkpoint, self._resume_params(), run["data"], type(self)().get_params())
+        state = _read_training_state(self.checkpoint, self._resume_params(), run["data"] if self.resume_data == "same" else None,
+                                     type(self)().get_params())
+        run["data_changes"] = list(state.get("data_changes", []))
+        if state["data"] != run["data"]:  # resume_data="changed": continue, and say so in the record
+            run["data_changes"].append(int(state["epoch"]))
+            if self.verbose:
+                print(f"{self.backbone}: continuing after epoch {state['epoch']} on changed training data", file=sys.stderr, flush=True)
         run["model"].load_state_dict(state["model"])
         run["optimizer"].load_state_dict(state["optimizer"])
         if run["scheduler"]:
@@ -332,7 +345,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _resume_params(self) -> dict:
         """The parameters a resumed run must share with the run that wrote the checkpoint."""
-        return {k: v for k, v in self.get_params().items() if k not in ("checkpoint", "verbose", "threads", "device")}
+        return {k: v for k, v in self.get_params().items() if k not in ("checkpoint", "verbose", "threads", "device", "resume_data")}
 
     def _loss_and_accuracy(self, X, y, prefix: str) -> dict:
         proba = self._proba(to_pixels(np.asarray(X)))

@@ -177,8 +177,11 @@ def target_distributions(table, config: DefaultModelConfig, cache: Cache, jobs: 
 
 
 def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | None = None, jobs: int = 2,
-                  say=print, show: bool = True) -> dict:
-    """Train the shipped model and write `<out>/maskfer-expression.onnx` and `<out>/training.json`."""
+                  say=print, show: bool = True, resume_data: str = "same") -> dict:
+    """Train the shipped model and write `<out>/maskfer-expression.onnx` and `<out>/training.json`.
+
+    A checkpoint in `out` is resumed; `resume_data="changed"` continues it even though the crops were made anew
+    (`CNNClassifier.resume_data`), and training.json's `data_changes` says after which epochs."""
     from maskfer.models.registry import cnn_module
 
     CNNClassifier = cnn_module().CNNClassifier
@@ -198,7 +201,7 @@ def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | No
                           lr=config.lr, weight_decay=config.weight_decay, schedule="cosine", max_batches=steps,
                           augment_flip=True, augment_shift=config.shift, logit_adjustment=config.logit_adjustment,
                           random_state=config.seed, verbose=show, threads=config.threads,
-                          checkpoint=str(out / TRAINING_STATE_NAME))
+                          checkpoint=str(out / TRAINING_STATE_NAME), resume_data=resume_data)
     out.mkdir(parents=True, exist_ok=True)
     model.fit(X, y, eval_set=(X_val, y_val), soft_targets=None if targets is None else targets[photos])
     if len(model.classes_) != len(EMOTIONS):
@@ -206,7 +209,8 @@ def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | No
     temperature = fit_temperature(deployed_logits(model, X_val, config), y_val) if config.calibrate else 1.0
     say(f"temperature {temperature:.3f} (fitted on the validation photos)")
     record = {"maskfer_version": maskfer.__version__, "config": asdict(config), "n_train": int(len(y)),
-              "n_validation": int(len(y_val)), "history": model.history_, "temperature": temperature,
+              "n_validation": int(len(y_val)), "history": model.history_, "data_changes": model.data_changes_,
+              "temperature": temperature,
               "seconds": time.perf_counter() - started}
     export_onnx(model, config, out / MODEL_NAME, record)
     atomic_write_json(out / TRAINING_LOG_NAME, record)
