@@ -1,0 +1,83 @@
+"""What each recipe's classifier graph costs at prediction, before any of it is trained.
+
+    python bench/classifier_cost.py
+
+The graph `train-default` exports for a recipe (MobileNetV2 at the recipe's crop size; with
+`flip_test`, a second pass on the mirrored face, averaged) is built with random weights and timed
+in ONNX Runtime with maskfer's session settings, on one face and on five. The weights do not change
+the cost, so this says what shipping a recipe would do to `predict` while its long run is still
+training. Prints the median of 200 runs each.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+
+import numpy as np
+
+
+def session(size: int, flip: bool, threads: int):
+    import onnxruntime
+    import torch
+
+    from maskfer.models.backbones import create_backbone
+    from maskfer.prediction.model import SESSION_CONFIG
+
+    net = create_backbone("mobilenet_v2", 7, "none").eval()
+
+    class Deployed(torch.nn.Module):  # the shape of `maskfer.training.recipe.export_onnx`'s graph
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            x = x.permute(0, 3, 1, 2)
+            logits = self.net(x)
+            if flip:
+                logits = (logits + self.net(x.flip(3))) / 2
+            return logits.softmax(1)
+
+    buffer = io.BytesIO()
+    torch.onnx.export(Deployed(), torch.zeros(1, size, size, 3), buffer, dynamo=False, opset_version=17, input_names=["faces"],
+                      output_names=["probabilities"], dynamic_axes={"faces": {0: "n"}, "probabilities": {0: "n"}})
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    for key, value in SESSION_CONFIG.items():
+        options.add_session_config_entry(key, value)
+    return onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+
+
+def median_ms(run, faces: np.ndarray, repeat: int = 200) -> float:
+    for _ in range(20):
+        run(None, {"faces": faces})
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run(None, {"faces": faces})
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def main():
+    from maskfer.core.parallel import runtime_threads
+    from maskfer.training.recipe import RECIPES
+
+    threads = runtime_threads()
+    print(f"ONNX Runtime on {threads} threads (maskfer's default here); median ms of 200 runs\n")
+    print("| recipe | crop | mirror averaged | one face ms | five faces ms |")
+    print("|---|---|---|---|---|")
+    for name, recipe in RECIPES.items():
+        variants = [(recipe.size, recipe.flip_test)] + ([(recipe.size, False)] if recipe.flip_test else [])
+        for size, flip in variants:
+            run = session(size, flip, threads).run
+            rng = np.random.default_rng(0)
+            one, five = (rng.random((n, size, size, 3), dtype=np.float32) for n in (1, 5))
+            label = name if flip == recipe.flip_test else f"{name} without the mirror"
+            print(f"| {label} | {size} | {'yes' if flip else 'no'} | {median_ms(run, one):.2f} | {median_ms(run, five):.2f} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
