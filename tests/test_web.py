@@ -82,6 +82,8 @@ def test_mask_route_returns_a_png(client, astronaut):
     ("/api/predict", "photo", {"seed": "-1"}, 422, "seed: Input should be greater than or equal to 0"),
     ("/api/predict", "dot", {}, 422, "1x1 pixels is too small to hold a face"),  # as the CLI and maskfer.predict say
     ("/api/mask", "wall", {"mask": "n95"}, 422, "no face found in the photo"),
+    ("/api/predict", "photo", {"stream": "my stream!"}, 422, "stream: String should match pattern"),
+    ("/api/predict", "photo", {"stream": "cam", "smooth": "1"}, 422, "smooth: Input should be less than 1"),
 ])
 def test_bad_uploads_get_a_4xx_json_error(client, astronaut, route, data, form, status, message):
     if data == "truncated":
@@ -95,6 +97,36 @@ def test_bad_uploads_get_a_4xx_json_error(client, astronaut, route, data, form, 
     answer = post(client, route, data, name="photo.jpg", content_type="image/jpeg", **form)  # name and type are not trusted
     assert answer.status_code == status, answer.text
     assert message in answer.json()["detail"]
+
+
+def test_a_stream_keeps_its_tracks_and_reads_its_frames_as_a_video_is_read(client, astronaut):
+    from maskfer.prediction.batch import PredictConfig, tracked_frame
+    from maskfer.prediction.tracking import FaceTracker, TrackerConfig
+
+    frames = [astronaut, np.ascontiguousarray(np.roll(astronaut, 6, axis=1))]  # the face moves a little
+    forms = [{}, {"mask": "surgical"}]  # and is masked in the second frame: its reading changes
+    answers = [post(client, "/api/predict", png_bytes(frame), stream="cam-1", smooth="0.5", **form).json()
+               for frame, form in zip(frames, forms)]
+    tracker = FaceTracker(TrackerConfig(smooth=0.5))
+    video = [tracked_frame(tracker, frame, PredictConfig(try_mask=form.get("mask"))) for frame, form in zip(frames, forms)]
+    for answer, (_, faces, tracks) in zip(answers, video):
+        assert [face["track"] for face in answer["faces"]] == tracks == [0]
+        for face, expected in zip(answer["faces"], faces):
+            assert face["probabilities"] == pytest.approx(expected.probabilities, abs=1e-4)
+            assert face["expression"] == expected.expression
+    first, second = (answer["faces"][0]["probabilities"] for answer in answers)
+    alone = post(client, "/api/predict", png_bytes(frames[1]), mask="surgical").json()["faces"][0]
+    assert "track" not in alone  # a photo on its own has no track
+    assert max(abs(second[e] - alone["probabilities"][e]) for e in EMOTIONS) > 0.05  # the second frame leans on the first
+    assert second["happy"] < first["happy"]
+
+
+def test_streams_are_kept_up_to_the_limit_least_recently_used_forgotten_first(astronaut):
+    app = create_app(ServeConfig(max_streams=2))
+    client = TestClient(app)
+    for stream in ("a", "b", "a", "c"):
+        assert post(client, "/api/predict", png_bytes(astronaut), stream=stream).status_code == 200
+    assert list(app.state.live_streams.trackers) == ["a", "c"]
 
 
 def test_mask_route_needs_a_mask_field(client, astronaut):
@@ -144,3 +176,17 @@ def test_a_negative_seed_is_a_4xx_that_says_so_not_a_500(client, astronaut, rout
     answer = post(client, route, png_bytes(astronaut), mask="n95", seed="-1")
     assert answer.status_code == 422 and "seed" in answer.text, answer.text
     assert post(client, route, png_bytes(astronaut), mask="n95", seed="3").status_code == 200
+
+
+def test_serve_builds_the_app_with_the_limits_it_is_given(monkeypatch):
+    import uvicorn
+    from conftest import run
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    result = run("serve", "--port", "8123", "--max-upload-mb", "2", "--max-streams", "3")
+    assert result.exit_code == 0, result.output
+    assert served["port"] == 8123 and served["host"] == "127.0.0.1"
+    limits = TestClient(served["app"]).get("/api/version").json()["limits"]
+    assert limits["max_upload_mb"] == 2 and limits["max_streams"] == 3
+    assert run("serve", "--max-streams", "0").exit_code != 0

@@ -30,6 +30,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+SERVED = {}  # the app behind `server`, for a look at its state
+
+
 @pytest.fixture(scope="module")
 def server():
     import uvicorn
@@ -37,7 +40,8 @@ def server():
     from maskfer.web.app import create_app
 
     port = free_port()
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    SERVED["app"] = create_app()
+    config = uvicorn.Config(SERVED["app"], host="127.0.0.1", port=port, log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
@@ -147,7 +151,9 @@ def test_live_webcam_reads_faces_continuously(server, playwright, tmp_path):
         seen.observe(document.getElementById('faces'), {childList: true});
         setTimeout(() => { seen.disconnect(); resolve(n); }, 2000); })""")
     assert readings >= 2  # several readings a second, not one snapshot
-    assert page.inner_text("#faces li.face h2").startswith("Face 1: ")
+    assert page.inner_text("#faces li.face h2").startswith("Face 1: ")  # the face's track, kept from frame to frame
+    (tracker, _), = SERVED["app"].state.live_streams.trackers.values()  # the frames are one stream: the server
+    assert list(tracker.tracks) == [0] and tracker.config.smooth == 0.6  # follows its face, and "Steady" averages it
     page.uncheck("#live")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-page-live.png"))

@@ -114,6 +114,7 @@ def serve(
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest upload accepted."),
     max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Largest image accepted, in pixels (decompression-bomb guard)."),
+    max_streams: int = typer.Option(32, "--max-streams", min=1, help="Live streams whose face tracks are kept (the least recently used is forgotten first)."),
 ):
     """Serve the web page and the JSON API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -121,6 +122,6 @@ def serve(
     from maskfer.web.app import ServeConfig, create_app
 
     with user_errors():
-        app_ = create_app(ServeConfig(max_upload_mb=max_upload_mb, max_pixels=max_pixels))
+        app_ = create_app(ServeConfig(max_upload_mb=max_upload_mb, max_pixels=max_pixels, max_streams=max_streams))
     console.print(f"maskfer on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", highlight=False)
     uvicorn.run(app_, host=host, port=port, log_level="warning")

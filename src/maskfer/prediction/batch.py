@@ -134,14 +134,21 @@ def video_rows(path: Path, name: Path, config: PredictConfig) -> tuple[list[dict
     tracker = FaceTracker(TrackerConfig(config.redetect_every, config.smooth), config.max_faces)
     rows, annotations = [], []
     for frame, seconds, rgb in video_frames(path, config.fps):
-        tracked = tracker.faces(rgb)
-        shown, faces = predict_image(rgb, config, [face for _, face in tracked])
-        for (track, _), face in zip(tracked, faces):
-            face.probabilities = tracker.smoothed(track, face.probabilities)
-            face.expression = max(face.probabilities, key=face.probabilities.get)
-        rows += face_rows(str(path), frame, seconds, faces, config.try_mask, [track for track, _ in tracked])
+        shown, faces, tracks = tracked_frame(tracker, rgb, config)
+        rows += face_rows(str(path), frame, seconds, faces, config.try_mask, tracks)
         annotations.append((name.parent / f"{name.stem}_f{frame:06d}.jpg", shown, faces))
     return rows, annotations
+
+
+def tracked_frame(tracker: FaceTracker, image: np.ndarray, config: PredictConfig):
+    """One frame of a video or a live stream: its faces followed by `tracker` (detected where it must), read, and
+    smoothed per track. Returns the image as shown (masked with `try_mask`), its faces, and each face's track."""
+    tracked = tracker.faces(image)
+    shown, faces = predict_image(image, config, [face for _, face in tracked])
+    for (track, _), face in zip(tracked, faces):
+        face.probabilities = tracker.smoothed(track, face.probabilities)
+        face.expression = max(face.probabilities, key=face.probabilities.get)
+    return shown, faces, [track for track, _ in tracked]
 
 
 ANNOTATION_SIDE = 320  # smaller images are enlarged first, so that their labels can be read

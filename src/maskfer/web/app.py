@@ -3,12 +3,16 @@
 Uploads are read into memory up to the size limit and never written to disk by maskfer; the
 type is sniffed from the bytes (not the name or the header), and the pixel count is checked
 from the header before decoding, so a decompression bomb is refused without being decoded.
-Each request works on its own arrays; MediaPipe graphs are per thread and the ONNX session is
-thread-safe, so concurrent requests do not mix.
+Each request works on its own arrays; the face models' interpreters are per thread and the ONNX
+sessions are thread-safe, so concurrent requests do not mix. A live stream (the page's webcam mode,
+or any client that names its frames' `stream`) keeps its faces' tracks between requests: one
+`FaceTracker` per stream, the least recently used forgotten past `ServeConfig.max_streams`.
 """
 
 import base64
 import io
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Literal
@@ -23,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 import maskfer
 from maskfer.core.images import MAX_PIXELS, encode_image
 from maskfer.errors import MaskferError
+from maskfer.prediction.batch import PredictConfig
 from maskfer.web.schema import Health, Prediction, Version, problems
 
 # Magic numbers of the image formats accepted: the upload's name and content type are ignored.
@@ -40,10 +45,31 @@ class ServeConfig:
     max_upload_mb: float = 10.0
     max_pixels: int = MAX_PIXELS  # a larger image is refused from its header, before decoding
     max_faces: int = 10
+    max_streams: int = 32  # live streams whose tracks are kept; the least recently used is forgotten first
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1e6)
+
+
+class LiveStreams:
+    """The face tracker of each live stream, by the id its client chose; `max_streams` kept, least recently used
+    forgotten first. Each tracker comes with a lock: a stream's frames are read one at a time, in order."""
+
+    def __init__(self, config: ServeConfig):
+        self.config, self.trackers, self.lock = config, OrderedDict(), threading.Lock()
+
+    def tracker(self, stream: str, smooth: float):
+        from maskfer.prediction.tracking import FaceTracker, TrackerConfig
+
+        with self.lock:
+            entry = self.trackers.pop(stream, None)
+            if entry is None or entry[0].config.smooth != smooth:  # a new stream, or new settings: tracks start afresh
+                entry = (FaceTracker(TrackerConfig(smooth=smooth), self.config.max_faces), threading.Lock())
+            self.trackers[stream] = entry
+            while len(self.trackers) > self.config.max_streams:
+                self.trackers.popitem(last=False)
+            return entry
 
 
 def sniff(data: bytes) -> str | None:
@@ -85,6 +111,11 @@ async def read_limited(upload: UploadFile, limit_bytes: int) -> bytes:
 def _jpeg_data_url(image: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(encode_image(image, "jpg", quality=90)).decode()
 
+
+STREAM_ID = r"^[A-Za-z0-9_-]{1,64}$"
+STREAM_HELP = ("a live stream's id, chosen by its client (letters, digits, - and _, up to 64): its faces keep a `track` "
+               "from one frame to the next, and are followed instead of detected between detections")
+SMOOTH_HELP = "with `stream`: the weight of a face's past frames in its probabilities (0: each frame alone; under 1)"
 
 # The upload's declared types, so that clients and schema-driven tools send images (the bytes are sniffed regardless).
 IMAGE_TYPES = "image/jpeg, image/png, image/gif, image/bmp, image/tiff, image/webp"
@@ -147,6 +178,7 @@ def add_api(app: FastAPI, config: ServeConfig) -> None:
     from maskfer.masks import MASKS, mask_faces  # both renderers registered
 
     limit = config.max_upload_bytes
+    app.state.live_streams = streams = LiveStreams(config)
     MaskType = Literal[tuple(MASKS)]  # noqa: N806 (a type, built from the registry)
     MaskChoice = Literal[("none", "", *MASKS)]  # noqa: N806 ("" is what an HTML form sends for no choice)
     errors = problems(400, 413, 415, 422)
@@ -168,12 +200,16 @@ def add_api(app: FastAPI, config: ServeConfig) -> None:
     @app.post("/api/predict", responses=errors, openapi_extra=UPLOAD, response_model_exclude_unset=True)
     async def predict(image: UploadFile = File(..., description="the photo"),
                       mask: MaskChoice = Form("none", description="draw this mask type on every face first", examples=["kn95"]),
-                      seed: int = Form(0, ge=0, description="the seed of the drawn mask (0 or more)")) -> Prediction:
-        """Every face with its box, mask worn or not, expression and seven probabilities."""
+                      seed: int = Form(0, ge=0, description="the seed of the drawn mask (0 or more)"),
+                      stream: str | None = Form(None, pattern=STREAM_ID, description=STREAM_HELP, examples=["webcam-1"]),
+                      smooth: float = Form(0.0, ge=0, lt=1, description=SMOOTH_HELP)) -> Prediction:
+        """Every face with its box, mask worn or not, expression and seven probabilities (and with `stream`, its track)."""
         data = await read_limited(image, limit)
         rgb = await run_in_threadpool(decode_upload, data, config)  # decoding is CPU work: off the event loop
         kind = None if mask in ("none", "") else mask
-        return Prediction(**await run_in_threadpool(_predict, rgb, kind, seed, config.max_faces))
+        tracker = streams.tracker(stream, smooth) if stream else None
+        return Prediction(**await run_in_threadpool(_predict, rgb, PredictConfig(max_faces=config.max_faces, try_mask=kind, seed=seed),
+                                                    tracker))
 
     @app.post("/api/mask", response_class=Response, openapi_extra=UPLOAD,
               responses={200: {"content": {"image/png": {}}, "description": "the masked photo",
@@ -192,11 +228,19 @@ def add_api(app: FastAPI, config: ServeConfig) -> None:
         return Response(encode_image(masked, "png"), media_type="image/png", headers={"X-Faces-Masked": str(len(faces))})
 
 
-def _predict(rgb: np.ndarray, kind: str | None, seed: int, max_faces: int) -> dict:
-    from maskfer.prediction.batch import PredictConfig, predict_image
+def _predict(rgb: np.ndarray, config: PredictConfig, tracker=None) -> dict:
+    """The answer to /api/predict; with `tracker` (a stream's `FaceTracker` and its lock), each face's track too."""
+    from maskfer.prediction.batch import predict_image, tracked_frame
 
-    shown, faces = predict_image(rgb, PredictConfig(max_faces=max_faces, try_mask=kind, seed=seed))
-    out = {"width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "mask_drawn": kind, "faces": [f.to_dict() for f in faces]}
-    if kind:
+    if tracker is None:
+        shown, faces = predict_image(rgb, config)
+        answers = [f.to_dict() for f in faces]
+    else:
+        follow, lock = tracker
+        with lock:
+            shown, faces, tracks = tracked_frame(follow, rgb, config)
+        answers = [{**f.to_dict(), "track": track} for f, track in zip(faces, tracks)]
+    out = {"width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "mask_drawn": config.try_mask, "faces": answers}
+    if config.try_mask:
         out["image"] = _jpeg_data_url(shown)
     return out

@@ -24,6 +24,7 @@ class Face(BaseModel):
     mask_worn_probability: float = Field(ge=0, le=1)
     expression: str | None = Field(json_schema_extra={"enum": [*EMOTIONS, None]})
     probabilities: dict[str, float] | None = Field(description="the seven expressions' probabilities")
+    track: int | None = Field(None, description="with a `stream`: the face's id, kept from one frame to the next")
 
 
 class Prediction(BaseModel):

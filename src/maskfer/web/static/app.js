@@ -5,6 +5,7 @@ const canvas = $("canvas"), ctx = canvas.getContext("2d");
 let photo = null;       // the current photo as a Blob
 let requestId = 0;      // answers to an older request are ignored
 let live = false;       // webcam frames read continuously
+let stream = null;      // while live: this run's stream id, so the server follows its faces (each keeps a track)
 const NAMES = { n95: "N95", kn95: "KN95" };  // how mask types are written for people
 const display = (kind) => NAMES[kind] || kind;
 const count = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
@@ -36,6 +37,9 @@ function drawImage(src) {
   });
 }
 
+// A face's number: its track while live (kept from frame to frame), else its place in the answer.
+const faceNumber = (face, i) => (face.track ?? i) + 1;
+
 function drawFaces(faces) {
   const line = Math.max(2, Math.round(canvas.width / 300));
   ctx.lineWidth = line;
@@ -45,7 +49,7 @@ function drawFaces(faces) {
     const colour = face.mask_worn ? "#29b6f6" : "#ffb300";
     ctx.strokeStyle = colour;
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-    const label = `${i + 1}. ${face.expression} ${Math.round(100 * face.probabilities[face.expression])}%`;
+    const label = `${faceNumber(face, i)}. ${face.expression} ${Math.round(100 * face.probabilities[face.expression])}%`;
     const width = ctx.measureText(label).width + 8, height = parseInt(ctx.font) + 6;
     const top = Math.max(0, y0 - height);
     ctx.fillStyle = colour; ctx.fillRect(x0, top, width, height);
@@ -60,7 +64,7 @@ function listFaces(faces) {
     const item = document.createElement("li");
     item.className = "face";
     const title = document.createElement("h2");
-    title.textContent = `Face ${i + 1}: ${face.expression}` + (face.mask_worn ? " (mask)" : "");
+    title.textContent = `Face ${faceNumber(face, i)}: ${face.expression}` + (face.mask_worn ? " (mask)" : "");
     item.append(title);
     for (const [name, p] of Object.entries(face.probabilities)) {
       const row = document.createElement("div");
@@ -147,6 +151,8 @@ async function readFrame() {
   form.append("image", blob, "frame");
   const mask = $("mask").value;
   if (mask !== "none") form.append("mask", mask);
+  form.append("stream", stream);
+  if ($("steady").checked) form.append("smooth", "0.6");
   try {
     const response = await fetch("/api/predict", { method: "POST", body: form });
     const answer = await response.json();
@@ -168,6 +174,9 @@ $("live").addEventListener("change", async (e) => {
   live = e.target.checked;
   if (live && !(await startCamera())) { $("live").checked = live = false; return; }
   $("video").hidden = live;  // while live, the canvas shows the frames with their boxes: one picture, not two
+  // Each run of Live is a new stream: its faces are numbered afresh. (Not crypto.randomUUID: a page served over
+  // plain http to another machine has no crypto.randomUUID.)
+  if (live) stream = `live-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
   if (live) readFrame(); else status("Live reading paused.");
 });
 
