@@ -34,6 +34,7 @@ from maskfer.core.cache import Cache, stable_key
 from maskfer.core.files import atomic_write_bytes
 from maskfer.core.images import content_hash, encode_image, read_image
 from maskfer.core.parallel import ComputeConfig
+from maskfer.core.progress import counted
 from maskfer.data.readers import ferplus_labels, read_dataset
 from maskfer.data.sampling import held_out_subjects
 from maskfer.labels import EMOTIONS
@@ -178,8 +179,9 @@ def scores(probabilities: np.ndarray, y: np.ndarray, said_masked: np.ndarray, ta
 
 
 def evaluate_models(config: CardConfig, models: dict[str, tuple[str | None, str | None]], cache: Cache | None = None,
-                    jobs: int = 2, say=print) -> dict:
-    """Every evaluation set scored for every model (label -> (ONNX path or None, mask check path or None))."""
+                    jobs: int = 2, say=print, show: bool = True) -> dict:
+    """Every evaluation set scored for every model (label -> (ONNX path or None, mask check path or None)); `show`
+    counts each set's images on stderr (`maskfer.core.progress.counted`)."""
     cache = cache if cache is not None else Cache()
     started = time.perf_counter()
     sets = evaluation_sets(config, cache, jobs, say)
@@ -187,12 +189,14 @@ def evaluate_models(config: CardConfig, models: dict[str, tuple[str | None, str 
     results = {}
     for name, table in sets.items():
         found, per_model = [], {label: ([], []) for label in models}
-        for path in table["path"]:
-            face_found, read = readers.read(read_image(path))
-            found.append(face_found)
-            for label, (probabilities, worn) in read.items():
-                per_model[label][0].append(probabilities)
-                per_model[label][1].append(worn >= 0.5)
+        with counted(name, len(table), show) as advance:
+            for path in table["path"]:
+                face_found, read = readers.read(read_image(path))
+                found.append(face_found)
+                for label, (probabilities, worn) in read.items():
+                    per_model[label][0].append(probabilities)
+                    per_model[label][1].append(worn >= 0.5)
+                advance()
         y = table["emotion"].map(EMOTIONS.index).to_numpy()
         results[name] = {label: {**scores(np.array(p), y, np.array(w), table), "face_found": float(np.mean(found))}
                          for label, (p, w) in per_model.items()}
