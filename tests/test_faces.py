@@ -84,3 +84,22 @@ def test_the_detectors_decode_what_the_models_say():
         assert 150 < x < 200 and 40 < y < 120 and 80 < w < 130 and face.score > 0.9, (name, face)
         assert right_eye[0] < left_eye[0] and x < right_eye[0] < x + w and y < right_eye[1] < y + h
     assert detect(np.zeros((200, 300, 3), np.uint8), "full_range") == []
+
+
+def test_a_tight_crop_of_a_masked_face_that_the_detectors_miss_is_read_as_a_face_and_a_cat_is_not(astronaut):
+    import cv2
+    from skimage import data
+
+    from maskfer.faces import cut_to_face
+    from maskfer.masks import apply_mask
+
+    face = find_faces(astronaut)[0]
+    cut, _ = cut_to_face(apply_mask(astronaut, "kn95", 0), face, [-0.05] * 4)  # cut into the face a little
+    tight = cv2.resize(cut, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)  # 188 x 172: larger than FER2013's crops
+    assert find_faces(tight, crop_fallback=False) == []  # both detectors miss it
+    (found,) = find_faces(tight)
+    assert found.source == "crop" and found.score >= 0.5
+    eyes_y = found.landmarks[[33, 263], 1].mean()
+    assert 0.2 * tight.shape[0] < eyes_y < 0.55 * tight.shape[0]  # the landmarks sit on the face: eyes in the upper half
+    for picture in (data.chelsea(), data.coffee()):  # no face: the landmark model does not call them one
+        assert find_faces(np.ascontiguousarray(picture)) == []

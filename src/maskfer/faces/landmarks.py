@@ -6,8 +6,9 @@ landmarks, and so the same aligned crop, wherever it is read. MediaPipe's full-r
 (faces down to about 48 pixels, several per photo) and its short-range one (large faces, which
 the full-range one misses behind a mask) propose faces (`maskfer.faces.detection`, on LiteRT);
 MediaPipe's 468-point landmark model then runs on each face's window, rotated so the eyes are level, as MediaPipe's own mesh
-pipeline does. An image of at most `CROP_SIDE` pixels with no detection is tried as a
-registered face crop (FER2013, CK+) and kept if the landmark model agrees it is a face.
+pipeline does. An image with no detection is tried as a face crop (a dataset's registered crop,
+FER2013 or CK+, or a user's photo cut tight to a face, which the detectors often miss behind a mask)
+and kept if the landmark model agrees it is a face.
 
 The model files ship in `maskfer/faces/models/` (from MediaPipe 0.10.21, Apache-2.0), so this runs
 offline without MediaPipe; they are loaded on first use (one set per thread), never at import time.
@@ -27,9 +28,13 @@ from maskfer.faces.pose import head_pose
 
 # Bumped whenever the landmarks found for the same pixels change; part of every cache key derived from
 # them (landmarks, aligned crops, masked images), so an older cache is never read as this one.
-FACES_VERSION = 3  # 3: detectors on LiteRT, head pose by a rigid fit of all 468 points (the drawn masks' shading follows it)
-CROP_SIDE = 128  # at most this size, an image with no face detected is tried as a registered face crop
-MIN_CROP_SCORE = 0.5  # ... and kept only if the landmark model finds it this face-like
+# 3: detectors on LiteRT, head pose by a rigid fit of all 468 points (the drawn masks' shading follows it);
+# 4: an image of any size with no detection is tried as a face crop (3 tried only images of at most 128 pixels).
+FACES_VERSION = 4
+# An image with no face detected is kept as a face crop only if the landmark model finds it this face-like: on
+# photos without a face it stays under 0.3, on tight crops of masked faces the detectors missed it reaches 0.5 for
+# 17 to 43% of them (`python bench/crop_fallback.py`).
+MIN_CROP_SCORE = 0.5
 CACHED_FACES = 100  # faces kept per photo in the landmark cache
 # The short-range detector runs only when the full-range one finds no face or a face at least this wide (a share of
 # the image's longer side): it finds large faces, masked ones above all, that the full-range one misses; among small
@@ -139,11 +144,12 @@ def _face_from_points(points: np.ndarray, width: int, height: int, source: str, 
 
 
 def crop_landmarks(image: np.ndarray) -> Face:
-    """Landmarks of an image that *is* a face crop (FER2013, CK+ 48x48), without face detection.
+    """Landmarks of an image that *is* a face crop (FER2013, CK+ 48x48; a photo cut tight to a face), without
+    face detection.
 
-    Detectors often miss a face that fills the whole frame; such crops are registered (face
-    centred, similar scale), so the landmark model is run on the whole crop, padded to the
-    framing it was trained on. `score` says how face-like the model found it.
+    Detectors often miss a face that fills the whole frame, above all behind a mask; such crops hold
+    the face centred and filling the frame, so the landmark model is run on the whole crop, padded
+    to the framing it was trained on. `score` says how face-like the model found it.
     """
     height, width = image.shape[:2]
     side = (1 + 2 * CROP_PAD) * max(height, width)
@@ -172,8 +178,8 @@ def find_faces(image: np.ndarray, *, max_faces: int = 10, crop_fallback: bool = 
     Detections scoring under `min_score`, or overlapping a better one, are dropped. The
     short-range detector joins the full-range one because it finds large masked faces that the
     other misses (147 against 91 of 150 masked photos); it runs only where it can add a face
-    (`SHORT_RANGE_FACE`). With `crop_fallback`, a small image with
-    no detection is tried as a registered face crop (see `crop_landmarks`).
+    (`SHORT_RANGE_FACE`). With `crop_fallback`, an image with no detection is tried as a
+    face crop (see `crop_landmarks`; `MIN_CROP_SCORE`).
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise MaskferError(f"expected an RGB uint8 image, got shape {image.shape} dtype {image.dtype}")
@@ -194,7 +200,7 @@ def find_faces(image: np.ndarray, *, max_faces: int = 10, crop_fallback: bool = 
         matrix = face_window((x + w / 2, y + h / 2), 1.5 * max(w, h), angle)  # MediaPipe's window around a detection
         points, _ = _landmarks_in_roi(image, matrix)
         faces.append(_face_from_points(points, width, height, "detector", detection.score))
-    if not faces and crop_fallback and max(height, width) <= CROP_SIDE:
+    if not faces and crop_fallback:
         crop = crop_landmarks(image)
         faces = [crop] if crop.score >= MIN_CROP_SCORE else []
     return sorted(faces, key=lambda f: f.area, reverse=True)[:max_faces]

@@ -40,7 +40,7 @@ class MaskingConfig:
     largest: bool = False  # mask only the largest face (else every face found)
     max_faces: int = 5
     image_format: str = "jpg"  # quality 95; PNG costs ~10x more to encode than the mask costs to draw
-    crop_fallback: bool = True  # small images with no face detected are taken as registered face crops
+    crop_fallback: bool = True  # an image with no face detected is taken as a face crop where the landmark model agrees
 
     def __post_init__(self):
         for kind in self.types:
