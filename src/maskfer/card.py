@@ -364,8 +364,8 @@ def _about(config: dict, metadata: dict, results: dict, label: str, training: di
         f"{config.get('threads', '?')} torch threads on the CPU. The last epoch's weights are shipped (no epoch was chosen "
         f"on any set). Took {training.get('seconds', float('nan')) / 60:.0f} minutes end to end.", "",
         markdown_table(["epoch", "train loss", "train acc %", "val loss", "val acc %", "minutes"],
-               [[h["epoch"], f"{h['train_loss']:.3f}", pct(h["train_accuracy"]), f"{h.get('val_loss', float('nan')):.3f}",
-                 pct(h.get("val_accuracy", float("nan"))), f"{h['seconds'] / 60:.1f}"] for h in history]), "",
+                       [[h["epoch"], f"{h['train_loss']:.3f}", pct(h["train_accuracy"]), f"{h.get('val_loss', float('nan')):.3f}",
+                         pct(h.get("val_accuracy", float("nan"))), f"{h['seconds'] / 60:.1f}"] for h in history]), "",
     ]
 
 
@@ -377,18 +377,18 @@ def _evaluation_section(record: dict, label: str, others: list[str], pct) -> lis
         ("Quick look: at most " + str(record["config"]["limit"]) + " photos per set. " if record["config"].get("limit") else "")
         + "The figures this project set itself for the shipped model (all on sets it never trained on):", "",
         markdown_table(["goal", "target", label, *others],
-               [[goal, target, measured, *[dict((g, m) for g, _, m in goals(results, o))[goal] for o in others]]
-                for goal, target, measured in goals(results, label)]), "",
+                       [[goal, target, measured, *[dict((g, m) for g, _, m in goals(results, o))[goal] for o in others]]
+                        for goal, target, measured in goals(results, label)]), "",
         "## Evaluation", "",
         "`maskfer model-card` (this file's command). Every image is read by the prediction path; accuracy %, macro-F1, "
         "expected calibration error (ECE, 15 bins), and the share of images the mask-worn check calls masked. "
         "\"drawn\" masks come from the renderer the model trains with; \"template\" masks from the one it never sees."
         + (f" Compared on the very same crops: {', '.join(others)}." if others else ""), "",
         markdown_table(["evaluation set", "images", "accuracy %", "macro-F1", "ECE", "called masked %", "face found %",
-                *[f"{o}: accuracy %" for o in others], *[f"{o}: called masked %" for o in others]],
-               [[name, r[label]["n"], pct(r[label]["accuracy"]), f"{r[label]['macro_f1']:.2f}", f"{r[label]['ece']:.3f}",
-                 pct(r[label]["said_masked"]), pct(r[label]["face_found"]), *[pct(r[o]["accuracy"]) for o in others],
-                 *[pct(r[o]["said_masked"]) for o in others]] for name, r in results.items()]), "",
+                        *[f"{o}: accuracy %" for o in others], *[f"{o}: called masked %" for o in others]],
+                       [[name, r[label]["n"], pct(r[label]["accuracy"]), f"{r[label]['macro_f1']:.2f}", f"{r[label]['ece']:.3f}",
+                         pct(r[label]["said_masked"]), pct(r[label]["face_found"]), *[pct(r[o]["accuracy"]) for o in others],
+                         *[pct(r[o]["said_masked"]) for o in others]] for name, r in results.items()]), "",
     ]
 
 
@@ -397,12 +397,12 @@ def _detail_tables(results: dict, label: str, pct) -> list[str]:
     fer = {name: r[label] for name, r in results.items() if name.startswith("fer2013")}
     lines = ["FER2013 PrivateTest without the photos that duplicate a training photo, and against FER+ majority labels:", "",
               markdown_table(["set", "accuracy % (all)", "without duplicates %", "images without", "FER+ labels %", "images with a FER+ majority"],
-                     [[name, pct(r["accuracy"]), pct(r.get("accuracy_without_duplicates", float("nan"))),
-                       r.get("n_without_duplicates", ""), pct(r.get("accuracy_ferplus", float("nan"))), r.get("n_ferplus", "")]
-                      for name, r in fer.items()]), "",
+                             [[name, pct(r["accuracy"]), pct(r.get("accuracy_without_duplicates", float("nan"))),
+                               r.get("n_without_duplicates", ""), pct(r.get("accuracy_ferplus", float("nan"))), r.get("n_ferplus", "")]
+                              for name, r in fer.items()]), "",
               "Recall per class (%):", "",
               markdown_table(["evaluation set", *EMOTIONS], [[name, *["" if r[label]["recall"][e] is None else pct(r[label]["recall"][e]) for e in EMOTIONS]]
-                      for name, r in results.items()]), ""]
+                              for name, r in results.items()]), ""]
     for renderer, kinds in RENDERERS.items():
         rows = [[name, *[pct(r[label]["by_mask_type"][k]) if k in r[label]["by_mask_type"] else "" for k in kinds]]
                 for name, r in results.items() if name.endswith(f"({renderer})")]
@@ -410,7 +410,7 @@ def _detail_tables(results: dict, label: str, pct) -> list[str]:
     lines += ["Confusion matrices (rows: true class; columns: predicted):", ""]
     for name, r in results.items():
         lines += [f"**{name}**", "", markdown_table(["true \\ predicted", *EMOTIONS],
-                                           [[e, *row] for e, row in zip(EMOTIONS, r[label]["confusion"])]), ""]
+                                                   [[e, *row] for e, row in zip(EMOTIONS, r[label]["confusion"])]), ""]
     return lines
 
 
@@ -425,8 +425,8 @@ def peers_section(peers: dict | None, pct) -> list[str]:
            + ", each tool with its own face detector, the whole image where it finds none. Accuracy % (macro-F1), "
            "and the calibration error of the seven numbers each returns.", "",
            markdown_table(["evaluation set", "images", *[f"{t}" for t in tools], *[f"{t} ECE" for t in tools]],
-                  [[name, next(iter(by.values()))["n"], *[f"{pct(by[t]['accuracy'])} ({by[t]['macro_f1']:.2f})" for t in tools],
-                    *[f"{by[t]['ece']:.3f}" for t in tools]] for name, by in peers["results"].items()]), "",
+                          [[name, next(iter(by.values()))["n"], *[f"{pct(by[t]['accuracy'])} ({by[t]['macro_f1']:.2f})" for t in tools],
+                            *[f"{by[t]['ece']:.3f}" for t in tools]] for name, by in peers["results"].items()]), "",
            *[f"- {name}: {why}" for name, why in peers.get("unavailable", {}).items()], ""]
 
 
