@@ -54,7 +54,9 @@ class ExpressionModel:
         return run_in_batches(self._session, crops)
 
 
-SESSION_CONFIG = {"session.intra_op.allow_spinning": "1", "session.force_spinning_stop": "1"}
+# Its threads do not spin waiting for work. Spinning during a run only (stopped at its end) saved 0.3 ms a face on
+# an idle machine but cost 6 ms beside one busy core (docs/benchmarks.md): a server's or a shared machine's case.
+SESSION_CONFIG = {"session.intra_op.allow_spinning": "0"}
 
 
 def onnx_session(file: Path, threads: int | None = None, default: bool = False):
@@ -70,8 +72,6 @@ def onnx_session(file: Path, threads: int | None = None, default: bool = False):
     options.log_severity_level = 3  # errors only: no warnings printed on the user's terminal
     threads = threads or runtime_threads()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    # Its threads spin while a run lasts (they wait for each other often in a small model) and stop when it ends, so
-    # they never take the core that LiteRT's face models use next (spinning on: measured in docs/benchmarks.md).
     for key, value in SESSION_CONFIG.items():
         options.add_session_config_entry(key, value)
     try:
