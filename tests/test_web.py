@@ -84,6 +84,7 @@ def test_mask_route_returns_a_png(client, astronaut):
     ("/api/mask", "wall", {"mask": "n95"}, 422, "no face found in the photo"),
     ("/api/predict", "photo", {"stream": "my stream!"}, 422, "stream: String should match pattern"),
     ("/api/predict", "photo", {"stream": "cam", "smooth": "1"}, 422, "smooth: Input should be less than 1"),
+    ("/api/predict", "photo", {"smooth": "0.5"}, 422, "smooth: averages a stream's frames, so it needs a stream"),
 ])
 def test_bad_uploads_get_a_4xx_json_error(client, astronaut, route, data, form, status, message):
     if data == "truncated":

@@ -32,8 +32,8 @@ from maskfer.faces.pose import head_pose
 # 4: an image of any size with no detection is tried as a face crop (3 tried only images of at most 128 pixels).
 FACES_VERSION = 4
 # An image with no face detected is kept as a face crop only if the landmark model finds it this face-like: on
-# photos without a face it stays under 0.3, on tight crops of masked faces the detectors missed it reaches 0.5 for
-# 17 to 43% of them (`python bench/crop_fallback.py`).
+# photos without a face it reached 0.30 at most, on tight crops of masked faces the detectors missed it reaches 0.5
+# for 19 to 60% of them, by set (`python bench/crop_fallback.py`).
 MIN_CROP_SCORE = 0.5
 CACHED_FACES = 100  # faces kept per photo in the landmark cache
 # The short-range detector runs only when the full-range one finds no face or a face at least this wide (a share of

@@ -204,6 +204,8 @@ def add_api(app: FastAPI, config: ServeConfig) -> None:
                       stream: str | None = Form(None, pattern=STREAM_ID, description=STREAM_HELP, examples=["webcam-1"]),
                       smooth: float = Form(0.0, ge=0, lt=1, description=SMOOTH_HELP)) -> Prediction:
         """Every face with its box, mask worn or not, expression and seven probabilities (and with `stream`, its track)."""
+        if smooth and not stream:
+            raise HTTPException(422, "smooth: averages a stream's frames, so it needs a stream")
         data = await read_limited(image, limit)
         rgb = await run_in_threadpool(decode_upload, data, config)  # decoding is CPU work: off the event loop
         kind = None if mask in ("none", "") else mask
