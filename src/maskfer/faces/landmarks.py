@@ -101,14 +101,12 @@ def _landmarks_in_roi(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray
     probability.
     """
     window = cv2.warpAffine(image, matrix, (192, 192), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    model = interpreter(LANDMARK_MODEL)
-    model.set_tensor(model.get_input_details()[0]["index"], (window.astype(np.float32) / 255.0)[None])
-    model.invoke()
-    outputs = {o["name"]: model.get_tensor(o["index"]) for o in model.get_output_details()}
+    outputs = interpreter(LANDMARK_MODEL).run((window.astype(np.float32) / 255.0)[None])
     points, flag = outputs["conv2d_21"].reshape(468, 3).astype(np.float32), outputs["conv2d_31"]
     inverse = cv2.invertAffineTransform(matrix)
     xy = points[:, :2] @ inverse[:, :2].T + inverse[:, 2]
-    z = points[:, 2] * float(np.sqrt(abs(np.linalg.det(inverse[:, :2]))))
+    (a, b), (c, d) = inverse[:, :2]  # its scale, written out: LAPACK on a 2x2 can stall for milliseconds beside busy cores
+    z = points[:, 2] * float(np.sqrt(abs(a * d - b * c)))
     return np.column_stack([xy, z]).astype(np.float32), float(1 / (1 + np.exp(-float(flag.ravel()[0]))))
 
 
@@ -129,7 +127,7 @@ def follow_face(image: np.ndarray, previous: Face, min_score: float = 0.5) -> Fa
     turn = cv2.getRotationMatrix2D((0.0, 0.0), angle, 1.0)[:, :2]
     level = points @ turn.T  # the landmarks with the eyes level: their extent sizes the window
     low, high = level.min(axis=0), level.max(axis=0)
-    centre = tuple(float(v) for v in ((low + high) / 2) @ np.linalg.inv(turn).T)
+    centre = tuple(float(v) for v in ((low + high) / 2) @ turn)  # back from level: a rotation's inverse is its transpose
     window = face_window(centre, 1.5 * float(max(high - low)), angle)
     found, score = _landmarks_in_roi(image, window)
     if score < min_score:
