@@ -4,23 +4,29 @@
 
 The graph `train-default` exports for a recipe (MobileNetV2 at the recipe's crop size; with
 `flip_test`, a second pass on the mirrored face, averaged) is built with random weights and timed
-in ONNX Runtime with maskfer's session settings, on one face and on five. The weights do not change
-the cost, so this says what shipping a recipe would do to `predict` while its long run is still
-training. Prints the median of 200 runs each.
+in ONNX Runtime with maskfer's session settings, on one face and on five, in float and as
+`maskfer quantize-model` writes it (int8; calibrated here on random crops, which changes its
+readings but not its cost). The weights do not change the cost, so this says what shipping a recipe
+would do to `predict` while its long run is still training. Prints the median of 200 runs each, the
+float and int8 graphs taking turns.
 """
 
 from __future__ import annotations
 
 import io
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 
-def session(size: int, flip: bool, threads: int):
+def session(size: int, flip: bool, threads: int, int8: bool):
     import onnxruntime
     import torch
+
+    from maskfer.training.quantize import quantize_model
 
     from maskfer.models.backbones import create_backbone
     from maskfer.prediction.model import SESSION_CONFIG
@@ -42,22 +48,29 @@ def session(size: int, flip: bool, threads: int):
     buffer = io.BytesIO()
     torch.onnx.export(Deployed(), torch.zeros(1, size, size, 3), buffer, dynamo=False, opset_version=17, input_names=["faces"],
                       output_names=["probabilities"], dynamic_axes={"faces": {0: "n"}, "probabilities": {0: "n"}})
+    graph = buffer.getvalue()
+    if int8:
+        with tempfile.TemporaryDirectory() as work:
+            (Path(work) / "float.onnx").write_bytes(graph)
+            crops = np.random.default_rng(0).integers(0, 256, (64, size, size, 3), dtype=np.uint8)
+            graph = quantize_model(Path(work) / "float.onnx", Path(work) / "int8.onnx", crops).read_bytes()
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     for key, value in SESSION_CONFIG.items():
         options.add_session_config_entry(key, value)
-    return onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
-def median_ms(run, faces: np.ndarray, repeat: int = 200) -> float:
-    for _ in range(20):
-        run(None, {"faces": faces})
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run(None, {"faces": faces})
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+def median_ms(runs: list, faces: np.ndarray, repeat: int = 200) -> list[float]:
+    """Each session's median time on `faces`, the sessions taking turns (so a change in the machine's speed hits all)."""
+    times = [[] for _ in runs]
+    for i in range(20 + repeat):
+        for run, kept in zip(runs, times):
+            start = time.perf_counter()
+            run(None, {"faces": faces})
+            if i >= 20:
+                kept.append(time.perf_counter() - start)
+    return [1000 * statistics.median(t) for t in times]
 
 
 def main():
@@ -66,17 +79,17 @@ def main():
 
     threads = runtime_threads()
     print(f"ONNX Runtime on {threads} threads (maskfer's default here); median ms of 200 runs\n")
-    print("| recipe | crop | mirror averaged | one face ms | five faces ms |")
-    print("|---|---|---|---|---|")
+    print("| recipe | crop | mirror averaged | one face ms, float | one face ms, int8 | five faces ms, float | five faces ms, int8 |")
+    print("|---|---|---|---|---|---|---|")
     for name, recipe in RECIPES.items():
         variants = [(recipe.size, recipe.flip_test)] + ([(recipe.size, False)] if recipe.flip_test else [])
         for size, flip in variants:
-            run = session(size, flip, threads).run
+            runs = [session(size, flip, threads, int8).run for int8 in (False, True)]
             rng = np.random.default_rng(0)
             one, five = (rng.random((n, size, size, 3), dtype=np.float32) for n in (1, 5))
             label = name if flip == recipe.flip_test else f"{name} without the mirror"
-            print(f"| {label} | {size} | {'yes' if flip else 'no'} | {median_ms(run, one):.2f} | {median_ms(run, five):.2f} |",
-                  flush=True)
+            cells = " | ".join(f"{ms:.2f}" for faces in (one, five) for ms in median_ms(runs, faces))
+            print(f"| {label} | {size} | {'yes' if flip else 'no'} | {cells} |", flush=True)
 
 
 if __name__ == "__main__":

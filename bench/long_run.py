@@ -15,7 +15,9 @@ are made afresh from the data (about 5 minutes); they must be the same crops, wh
 checkpoint checks (a fingerprint of the data).
 
 When the last epoch is done, the run writes maskfer-model-v3/maskfer-expression.onnx and
-mask-check.onnx; to ship them, copy them into src/maskfer/weights/ and regenerate MODEL_CARD.md.
+mask-check.onnx; to ship them, quantize the model as the shipped one is (`maskfer quantize-model
+maskfer-model-v3/maskfer-expression.onnx --out src/maskfer/weights/maskfer-expression.onnx`), copy
+mask-check.onnx and training.json beside it, and regenerate MODEL_CARD.md.
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ Then a profile of one photo, stage by stage (decode, each detector, landmarks, a
 check, classifier, and what `predict` adds around them). Cold start comes first: `--cold` fresh Python processes each run `import maskfer` and a first
 `maskfer.predict` on the one-face photo (models load on that first call); the median of each
 part is printed, with the heavy packages the process had loaded by then. To compare with
-another checkout, run this script with `PYTHONPATH=<that checkout>/src --cold-only`.
+another checkout, run this script with `PYTHONPATH=<that checkout>/src --cold-only`; to compare
+with another expression model in the same run (e.g. the float model before `maskfer
+quantize-model`), add `--compare-model FILE.onnx`: it becomes one more tool in the tables.
 """
 
 from __future__ import annotations
@@ -144,6 +146,7 @@ def main():
     parser.add_argument("--video-passes", type=int, default=5, help="passes over the video per tool (median)")
     parser.add_argument("--cold", type=int, default=5, help="fresh processes for the cold-start figure")
     parser.add_argument("--cold-only", action="store_true", help="print the cold-start figure and stop")
+    parser.add_argument("--compare-model", help="another expression model (ONNX), run as one more tool beside the shipped one")
     args = parser.parse_args()
     cold_start(args.cold)
     if args.cold_only:
@@ -161,6 +164,9 @@ def main():
           f"(mask-worn check: {mask_ms:.2f} ms)\n")
 
     tools = {"maskfer": lambda image: [f.probabilities for f in maskfer.predict(image)]}
+    if args.compare_model:
+        tools[f"maskfer ({Path(args.compare_model).name})"] = lambda image: [f.probabilities for f in
+                                                                            maskfer.predict(image, model=args.compare_model)]
     try:
         sys.path.insert(0, str(Path(__file__).parent))
         from _peers import Fer
@@ -189,11 +195,13 @@ def main():
     from maskfer.prediction.batch import PredictConfig, predict_image
     from maskfer.prediction.tracking import FaceTracker
 
-    def followed(frames):  # what `predict` does in a video: faces followed, detected every 10th frame
-        tracker = FaceTracker()
-        return [predict_image(frame, PredictConfig(), [face for _, face in tracker.faces(frame)])[1] for frame in frames]
+    def followed(frames, model=None):  # what `predict` does in a video: faces followed, detected every 10th frame
+        tracker, config = FaceTracker(), PredictConfig(model=model)
+        return [predict_image(frame, config, [face for _, face in tracker.faces(frame)])[1] for frame in frames]
 
     video_tools = {"maskfer, faces followed (predict on a video)": lambda frames: [len(f) for f in followed(frames)],
+                   **({f"maskfer ({Path(args.compare_model).name}), faces followed":
+                       lambda frames: [len(f) for f in followed(frames, args.compare_model)]} if args.compare_model else {}),
                    **{f"{tool}, every frame alone": (lambda frames, f=function: [len(f(x)) for x in frames])
                       for tool, function in tools.items()}}
     seconds, found = {tool: [] for tool in video_tools}, {}

@@ -36,12 +36,21 @@ def test_data_info_counts_and_names_skipped_and_corrupt_files(kdef_like):
     (("reproduce", "{data}", "--models", "resnet18", "--weights", "{data}/none.pth", "--sweeps", "none",
       "--augment", "0", "--size", "32"), "weights file not found"),
     (("reproduce", "{data}", "--crop", "tight"), "unknown crop 'tight'; valid:"),
+    (("quantize-model", "{data}/KDEF/AF01/AF01AFS.JPG", "--out", "{data}/q.onnx"), "AF01AFS.JPG"),
+    (("quantize-model", "{data}/m.onnx", "--out", "{data}/q.onnx", "--method", "kl"), "unknown calibration method 'kl'; valid:"),
 ])
 def test_bad_input_is_one_line_and_exit_2(kdef_like, args, message):
     result = run(*[a.format(data=kdef_like) for a in args])
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_quantize_model_refuses_the_shipped_model_which_is_already_int8(tmp_path):
+    from maskfer.weights.format import MODEL_NAME, weights_path
+
+    result = run("quantize-model", weights_path(MODEL_NAME), "--out", tmp_path / "q.onnx")
+    assert result.exit_code == 2 and "already quantized" in result.output and not (tmp_path / "q.onnx").exists()
 
 
 @pytest.mark.slow

@@ -268,3 +268,34 @@ def test_the_exported_model_reads_a_face_and_its_mirror_alike_only_with_flip_tes
     plain, mirrored = (session.run(None, {"faces": np.ascontiguousarray(f)})[0] for f in (faces, faces[:, :, ::-1]))
     assert np.allclose(plain.sum(1), 1, atol=1e-5)
     assert np.allclose(plain, mirrored, atol=1e-5) == flip_test
+
+
+@pytest.mark.slow
+def test_quantize_model_writes_an_int8_copy_that_reads_like_the_float_one(tmp_path):
+    from collections import Counter
+
+    import onnx
+
+    from maskfer.models.cnn import CNNClassifier
+    from maskfer.prediction.model import load_model
+    from maskfer.training.quantize import quantize_model
+    from maskfer.training.recipe import DefaultModelConfig, export_onnx
+
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 256, (28, 32 * 32 * 3), dtype=np.uint8), np.arange(28) % 7
+    model = CNNClassifier(backbone="mobilenet_v2", weights="imagenet", epochs=1, batch_size=8, max_batches=2).fit(X, y)
+    source = export_onnx(model, DefaultModelConfig(size=32), tmp_path / "float.onnx", {"history": model.history_})
+    crops = X.reshape(-1, 32, 32, 3)
+    written = quantize_model(source, tmp_path / "int8.onnx", crops[:16])
+    graph = onnx.load(str(written)).graph
+    ops = Counter(node.op_type for node in graph.node)
+    assert ops["QuantizeLinear"] > 10 and ops["DequantizeLinear"] > 10
+    assert sum(t.data_type == onnx.TensorProto.INT8 for t in graph.initializer) > 10  # the weights are integers
+    assert written.stat().st_size < source.stat().st_size / 2
+    float_model, int8_model = load_model(str(source)), load_model(str(written))
+    assert {k: v for k, v in int8_model.metadata.items() if k != "quantization"} == float_model.metadata
+    assert json.loads(int8_model.metadata["quantization"])["calibration_crops"] == 16
+    assert np.abs(int8_model.probabilities(crops) - float_model.probabilities(crops)).max() < 0.05
+    assert np.allclose(int8_model.probabilities(crops).sum(1), 1, atol=1e-5)  # the head stays float: no 1/255 steps
+    with pytest.raises(MaskferError, match="already quantized"):
+        quantize_model(written, tmp_path / "again.onnx", crops[:16])

@@ -205,6 +205,13 @@ def test_train_default_smoke_run_makes_a_model_that_predict_loads(tmp_path):
     Image.fromarray(skdata.astronaut()).save(image)
     result = run("predict", image, "--model", out / "maskfer-expression.onnx")
     assert result.exit_code == 0 and json.loads(result.stdout.splitlines()[0])["expression"] in EMOTIONS
+    # the shipping step: its int8 copy, calibrated on the recipe's own (12-photo) training crops, predicts too
+    result = run("quantize-model", out / "maskfer-expression.onnx", "--out", out / "int8.onnx", "--data", data,
+                 "--calibration-crops", "16")
+    assert result.exit_code == 0, result.output
+    assert json.loads(load_model(str(out / "int8.onnx")).metadata["quantization"])["calibration_crops"] == 16
+    result = run("predict", image, "--model", out / "int8.onnx")
+    assert result.exit_code == 0 and json.loads(result.stdout.splitlines()[0])["expression"] in EMOTIONS
 
 
 def png_claiming(width: int, height: int) -> bytes:

