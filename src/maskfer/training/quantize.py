@@ -5,10 +5,12 @@
 ONNX Runtime's static quantization: weights int8 per output channel, activations uint8 with ranges
 measured on `calibration_crops` of the model's training photos (every view it trained on: unmasked,
 drawn masks, occluders; never a validation or evaluation photo), written as QuantizeLinear /
-DequantizeLinear pairs around the float graph (QDQ), so any ONNX runtime reads it. The first
-convolution stays in float: its three input channels gain nothing from integers (the graph ran
-faster with it left out) and it sees the raw pixels. The file keeps the source's metadata and adds
-`quantization` (this config). What it changed on the validation photos is in docs/benchmarks.md.
+DequantizeLinear pairs around the float graph (QDQ), so any ONNX runtime reads it. Two parts stay
+in float (`nodes_left_in_float`): the first convolution, whose three input channels gain nothing
+from integers (the graph ran faster with it left out), and the head after the logits, whose
+probabilities would otherwise come in steps of 1/255. The file keeps the source's metadata and adds
+`quantization` (this config). What it changed on the validation photos is in docs/benchmarks.md
+(`bench/quantize_check.py`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 
 from maskfer.core.cache import Cache
 from maskfer.core.files import atomic_write_bytes
-from maskfer.errors import MaskferError
+from maskfer.errors import MaskferError, check_name
 
 METHODS = {"minmax": "each activation's observed minimum and maximum",
            "percentile": "each activation's 0.001st to 99.999th percentile (outliers clipped)",
@@ -40,8 +42,6 @@ class QuantizeConfig:
     seed: int = 0  # which training crops
 
     def __post_init__(self):
-        from maskfer.errors import check_name
-
         check_name("calibration method", self.method, METHODS)
         if self.calibration_crops < 1:
             raise MaskferError(f"calibration_crops must be at least 1, got {self.calibration_crops}")
