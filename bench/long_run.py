@@ -15,9 +15,11 @@ are made afresh from the data (about 5 minutes); they must be the same crops, wh
 checkpoint checks (a fingerprint of the data).
 
 When the last epoch is done, the run writes maskfer-model-v3/maskfer-expression.onnx and
-mask-check.onnx; to ship them, quantize the model as the shipped one is (`maskfer quantize-model
-maskfer-model-v3/maskfer-expression.onnx --out src/maskfer/weights/maskfer-expression.onnx`), copy
-mask-check.onnx and training.json beside it, and regenerate MODEL_CARD.md.
+mask-check.onnx, and then the int8 copy that would ship, maskfer-expression-int8.onnx (`maskfer
+quantize-model`, as the shipped model was made). Before shipping: `python bench/quantize_check.py
+--float maskfer-model-v3/maskfer-expression.onnx --int8 maskfer-model-v3/maskfer-expression-int8.onnx`
+(validation photos only), then copy the int8 file to src/maskfer/weights/maskfer-expression.onnx with
+mask-check.onnx and training.json, and regenerate MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -103,6 +105,10 @@ def run(threads: int, jobs: int, data_changed: bool = False) -> int:
             print(f"recorded epoch {done} in {RECORD}", flush=True)
     if epochs_in(OUT / STATE) > done:
         record()
+    if process.returncode == 0:  # training finished: the int8 copy that would ship
+        process = subprocess.run([sys.executable, "-m", "maskfer.cli", "quantize-model", str(OUT / "maskfer-expression.onnx"),
+                                  "--out", str(OUT / "maskfer-expression-int8.onnx"), "--jobs", str(jobs),
+                                  "--data", str(ROOT.parent / "shared" / "data")])
     return process.returncode
 
 
