@@ -62,8 +62,8 @@ def quantize_model(
     seed: int = typer.Option(0, "--seed", help="Which training crops."),
     jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
-    """Write an 8-bit copy of an expression model, its ranges measured on its own training crops (about half the
-    classifier's time; what it changes is in docs/benchmarks.md)."""
+    """Write an 8-bit copy of an expression model, its ranges measured on its own training crops (the classifier then
+    takes 0.6 to 0.7 of its time; what it changes is in docs/benchmarks.md)."""
     from maskfer.training.quantize import QuantizeConfig, quantize_file
 
     with user_errors():
