@@ -280,6 +280,7 @@ def test_quantize_model_writes_an_int8_copy_that_reads_like_the_float_one(tmp_pa
     from maskfer.prediction.model import load_model
     from maskfer.training.quantize import quantize_model
     from maskfer.training.recipe import DefaultModelConfig, export_onnx
+    from maskfer.weights.format import quantization_of
 
     rng = np.random.default_rng(0)
     X, y = rng.integers(0, 256, (28, 32 * 32 * 3), dtype=np.uint8), np.arange(28) % 7
@@ -294,7 +295,7 @@ def test_quantize_model_writes_an_int8_copy_that_reads_like_the_float_one(tmp_pa
     assert written.stat().st_size < source.stat().st_size / 2
     float_model, int8_model = load_model(str(source)), load_model(str(written))
     assert {k: v for k, v in int8_model.metadata.items() if k != "quantization"} == float_model.metadata
-    assert json.loads(int8_model.metadata["quantization"])["calibration_crops"] == 16
+    assert quantization_of(int8_model.metadata)["calibration_crops"] == 16
     assert np.abs(int8_model.probabilities(crops) - float_model.probabilities(crops)).max() < 0.05
     assert np.allclose(int8_model.probabilities(crops).sum(1), 1, atol=1e-5)  # the head stays float: no 1/255 steps
     with pytest.raises(MaskferError, match="already quantized"):

@@ -209,7 +209,9 @@ def test_train_default_smoke_run_makes_a_model_that_predict_loads(tmp_path):
     result = run("quantize-model", out / "maskfer-expression.onnx", "--out", out / "int8.onnx", "--data", data,
                  "--calibration-crops", "16")
     assert result.exit_code == 0, result.output
-    assert json.loads(load_model(str(out / "int8.onnx")).metadata["quantization"])["calibration_crops"] == 16
+    from maskfer.weights.format import quantization_of
+
+    assert quantization_of(load_model(str(out / "int8.onnx")).metadata)["calibration_crops"] == 16
     result = run("predict", image, "--model", out / "int8.onnx")
     assert result.exit_code == 0 and json.loads(result.stdout.splitlines()[0])["expression"] in EMOTIONS
 

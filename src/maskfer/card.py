@@ -43,6 +43,7 @@ from maskfer.masks.draw import MASK_TYPES
 from maskfer.masks.templates import TEMPLATE_TYPES
 from maskfer.report.render import markdown_table
 from maskfer.training.recipe import DefaultModelConfig, fer_evaluation_set
+from maskfer.weights.format import quantization_of
 
 RENDERERS = {"drawn": MASK_TYPES, "template": TEMPLATE_TYPES}
 ECE_BINS = 15
@@ -327,7 +328,7 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
 
 def _about(config: dict, metadata: dict, results: dict, label: str, training: dict, pct, history: list) -> list[str]:
     """What the model is, how to reproduce it, its training data and its training run."""
-    quantization = json.loads(metadata["quantization"]) if "quantization" in metadata else None
+    quantization = quantization_of(metadata)
     integers = (f" Its weights and activations are 8-bit integers (`maskfer quantize-model`: ranges measured on "
                 f"{quantization['calibration_crops']} of its training crops, {quantization['method']}); the first "
                 "convolution and the head after the logits stay float." if quantization else "")

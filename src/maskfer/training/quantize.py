@@ -27,6 +27,7 @@ import numpy as np
 from maskfer.core.cache import Cache
 from maskfer.core.files import atomic_write_bytes
 from maskfer.errors import MaskferError, check_name
+from maskfer.weights.format import quantization_of, quantized_metadata
 
 METHODS = {"minmax": "each activation's observed minimum and maximum",
            "percentile": "each activation's 0.001st to 99.999th percentile (outliers clipped)",
@@ -78,8 +79,8 @@ def nodes_left_in_float(graph) -> list[str]:
 
 
 def refuse_quantized(source, metadata: dict) -> None:
-    if "quantization" in metadata:
-        raise MaskferError(f"{source}: already quantized ({metadata['quantization']}); quantize the float model")
+    if quantization_of(metadata) is not None:
+        raise MaskferError(f"{source}: already quantized ({json.dumps(quantization_of(metadata))}); quantize the float model")
 
 
 def quantize_model(source: str | Path, out: str | Path, crops: np.ndarray, config: QuantizeConfig = QuantizeConfig()) -> Path:
@@ -119,7 +120,7 @@ def quantize_model(source: str | Path, out: str | Path, crops: np.ndarray, confi
                             nodes_to_exclude=float_nodes)
         quantized = onnx.load(str(written))
     del quantized.metadata_props[:]
-    for key, value in {**metadata, "quantization": json.dumps({**asdict(config), "calibration_crops": len(crops)})}.items():
+    for key, value in quantized_metadata(metadata, {**asdict(config), "calibration_crops": len(crops)}).items():
         entry = quantized.metadata_props.add()
         entry.key, entry.value = key, value
     return atomic_write_bytes(Path(out), quantized.SerializeToString())

@@ -1,7 +1,8 @@
 """The shipped model files' format: training writes it, prediction reads it, and only this module knows it.
 
 - `maskfer-expression.onnx`: input `faces`, float32 (N, size, size, 3) RGB in [0, 1]; output
-  `probabilities` (N, 7) in the order of `maskfer.labels.EMOTIONS`; the metadata keys below.
+  `probabilities` (N, 7) in the order of `maskfer.labels.EMOTIONS`; the metadata keys below, and in
+  an int8 copy (`maskfer.training.quantize`) `quantization`, how it was made.
 - `mask-check.onnx`: the mask-worn check, a small CNN on the same crops: input `faces` as above,
   output `mask_worn` (N,), the probability that a mask is worn; its own metadata keys below.
 
@@ -45,6 +46,16 @@ def model_metadata(size: int, config: dict, validation_accuracy, temperature: fl
     return {"maskfer_version": maskfer.__version__, "format": str(MODEL_FORMAT), "classes": json.dumps(list(EMOTIONS)),
             "input_size": str(size), "config": json.dumps(config), "validation_accuracy": str(validation_accuracy),
             "temperature": str(temperature)}
+
+
+def quantized_metadata(metadata: dict[str, str], quantization: dict) -> dict[str, str]:
+    """An int8 copy's metadata: its float source's, and how it was quantized."""
+    return {**metadata, "quantization": json.dumps(quantization)}
+
+
+def quantization_of(metadata: dict[str, str]) -> dict | None:
+    """How a model file was quantized, or None for a float model."""
+    return json.loads(metadata["quantization"]) if "quantization" in metadata else None
 
 
 def check_model_metadata(file: Path, metadata: dict[str, str]) -> int:
