@@ -26,10 +26,9 @@ def session(size: int, flip: bool, threads: int, int8: bool):
     import onnxruntime
     import torch
 
-    from maskfer.training.quantize import quantize_model
-
     from maskfer.models.backbones import create_backbone
     from maskfer.prediction.model import SESSION_CONFIG
+    from maskfer.training.quantize import quantize_model
 
     net = create_backbone("mobilenet_v2", 7, "none").eval()
 

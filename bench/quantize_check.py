@@ -31,11 +31,12 @@ def main():
     from maskfer.core.cache import Cache
     from maskfer.prediction.model import load_model
     from maskfer.training.recipe import DefaultModelConfig, crops_and_labels, training_table
+    from maskfer.weights.format import quantization_of
 
     before, after = load_model(args.float_model), load_model(args.int8_model)
     config = replace(DefaultModelConfig(**json.loads(before.metadata["config"])), data=args.data)
     _, validation = training_table(config)
-    print(f"validation: {len(validation)} photos; int8 model: {after.metadata.get('quantization', 'not quantized')}\n")
+    print(f"validation: {len(validation)} photos; int8 model: {quantization_of(after.metadata) or 'not quantized'}\n")
     print("| view | photos | float accuracy % | int8 accuracy % | same top answer % | float ECE | int8 ECE | largest probability change |")
     print("|---|---|---|---|---|---|---|---|")
     rows = {}
