@@ -112,8 +112,7 @@ def quantize_model(source: str | Path, out: str | Path, crops: np.ndarray, confi
         prepared, written = Path(work) / "prepared.onnx", Path(work) / "int8.onnx"
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         float_nodes = nodes_left_in_float(onnx.load(str(prepared)).graph)
-        method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-                  "entropy": CalibrationMethod.Entropy}[config.method]
+        method = next(m for m in CalibrationMethod if m.name.lower() == config.method)  # METHODS are its names
         with contextlib.redirect_stdout(io.StringIO()):  # its calibrator prints its progress to stdout, our rows' stream
             quantize_static(str(prepared), str(written), Crops(), quant_format=QuantFormat.QDQ, per_channel=True,
                             weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, calibrate_method=method,
