@@ -359,6 +359,15 @@ def test_a_killed_train_default_resumes_at_the_epoch_it_reached(tmp_path, monkey
     assert again.exit_code == 0, again.output
     history = json.loads((out / "training.json").read_text())["history"]
     assert [h["epoch"] for h in history] == [1, 2] and history[0] == before[0]  # epoch 1 was read back, not retrained
+    # the finished run exported again with mirror averaging: not retrained, and blind to a mirrored face
+    mirrored = run("train-default", "--data", data, "--out", out, "--epochs", "2", "--limit", "12", "--flip-test")
+    assert mirrored.exit_code == 0, mirrored.output
+    assert json.loads((out / "training.json").read_text())["history"] == history
+    model = load_model(str(out / "maskfer-expression.onnx"))
+    assert json.loads(model.metadata["config"])["flip_test"] is True
+    faces = np.random.default_rng(0).integers(0, 256, (3, model.size, model.size, 3), dtype=np.uint8)
+    assert np.allclose(model.probabilities(faces), model.probabilities(faces[:, :, ::-1]), atol=1e-5)
+    assert not np.allclose(model.probabilities(faces), model.probabilities(faces[:, ::-1]), atol=1e-3)  # not blind to all
     (out / "training-state.pt").write_bytes(b"damaged")
     broken = run("train-default", "--data", data, "--out", out, "--epochs", "2", "--limit", "12")
     assert broken.exit_code == 2 and "training-state.pt: damaged or not a training checkpoint" in broken.stderr

@@ -18,6 +18,8 @@ def train_default(
     recipe: str = typer.Option("v2", "--recipe", help="The recipe by name (maskfer.training.recipe.RECIPES): v2 made the shipped model."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (default: the recipe's)."),
     labels: Optional[str] = typer.Option(None, "--labels", help="FER2013's photos labelled by 'fer2013' (its own labels) or 'ferplus' (FER+ majority); default: the recipe's."),
+    flip_test: Optional[bool] = typer.Option(None, "--flip-test/--no-flip-test",
+                                             help="Average each face's and its mirror's probabilities inside the exported model (default: the recipe's). Training is the same either way, so a finished run in OUT is exported again, not retrained."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many photos per dataset part (smoke runs)."),
     threads: int = typer.Option(2, "--threads", help="Torch threads for training."),
     resume_changed_data: bool = typer.Option(False, "--resume-changed-data",
@@ -38,7 +40,7 @@ def train_default(
     with user_errors():
         base = RECIPES[check_name("recipe", recipe, RECIPES)]
         config = replace(base, data=str(data), epochs=epochs or base.epochs, labels=labels or base.labels, limit=limit,
-                         threads=threads)
+                         threads=threads, flip_test=base.flip_test if flip_test is None else flip_test)
         cache = cache_for(cache_dir, no_cache)
         say = lambda m: errors.print(m, highlight=False)  # noqa: E731
         record = run_training(config, out, cache, jobs, say=say, resume_data="changed" if resume_changed_data else "same")

@@ -10,7 +10,7 @@ in float (`nodes_left_in_float`): the first convolution, whose three input chann
 from integers (the graph ran faster with it left out), and the head after the logits, whose
 probabilities would otherwise come in steps of 1/255. The file keeps the source's metadata and adds
 `quantization` (this config). What it changed on the validation photos is in docs/benchmarks.md
-(`bench/quantize_check.py`).
+(`bench/validation_check.py`).
 """
 
 from __future__ import annotations
