@@ -106,6 +106,64 @@ def print_table(table: dict) -> None:
         print(f"| {name} | {model} | " + " | ".join(cells) + f" | {'; '.join(epochs)} | {'; '.join(minutes)} |")
 
 
+def report_runs(commands: dict, cache) -> tuple[list, dict]:
+    """Print each run's folds as they stand; their training curves, and (run, model) -> protocol -> finished folds."""
+    from maskfer.study import study_status
+
+    curves, table = [], {}
+    for name, options in RUNS.items():
+        print(f"\n## {name}\n$ {' '.join(commands[name])}", flush=True)
+        rows = study_status(study_for(options), cache)
+        record_finished(rows)
+        for row in rows:
+            folds = row["folds"]
+            done = [f for f in folds if f["state"] == "done"]
+            training = [f"fold {f['fold'] + 1} at epoch {f['epoch']}" for f in folds if f["state"] == "training"]
+            print(f"{row['model']:18s} {row['protocol']:8s} done {len(done)}/{len(folds)}"
+                  + (f"; training: {', '.join(training)}" if training else ""))
+            for f in done:
+                history = f["result"]["history"]
+                best = max(history, key=lambda h: h["val_accuracy"])
+                kept = f", kept epoch {kept_epoch(history)}" if "stop_loss" in history[0] else ""
+                print(f"    fold {f['fold'] + 1}: val acc {100 * f['result']['val_accuracy']:.1f}% after {len(history)} epochs{kept} "
+                      f"(best in hindsight: epoch {best['epoch']}: {100 * best['val_accuracy']:.1f}%; train acc "
+                      f"{100 * f['result']['train_accuracy']:.1f}%; fit {f['result']['fit_seconds'] / 60:.0f} min)")
+                curves.append((row["protocol"], f"{row['model']} ({name})", history))
+            table.setdefault((name, row["model"]), {})[row["protocol"]] = done
+    return curves, table
+
+
+def draw_curves(curves: list, path: Path) -> None:
+    """Validation and training accuracy per epoch of every finished fold, one panel per protocol."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    protocols = list(dict.fromkeys(protocol for protocol, _, _ in curves))
+    # One colour per model and run, its folds drawn alike and named once, so the legend stays short.
+    colours = {label: f"C{i}" for i, label in enumerate(dict.fromkeys(label for _, label, _ in curves))}
+    figure = Figure(figsize=(6 * len(protocols), 4.8), layout="constrained")
+    axes = dict(zip(protocols, figure.subplots(1, len(protocols), sharey=True, squeeze=False)[0]))
+    for protocol, label, history in curves:
+        ax, epochs = axes[protocol], [h["epoch"] for h in history]
+        named = label in ax.get_legend_handles_labels()[1]
+        ax.plot(epochs, [100 * h["val_accuracy"] for h in history], color=colours[label], alpha=0.8,
+                label=None if named else label)
+        ax.plot(epochs, [100 * h["train_accuracy"] for h in history], ":", color=colours[label], alpha=0.8)
+    for protocol, ax in axes.items():
+        ax.set_title(f"protocol {protocol}")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[protocols[0]].set_ylabel("accuracy % (solid: validation fold, dotted: training)")
+    figure.suptitle("CNNs on masked TCEP (seven drawn masks), every finished fold")
+    tmp = path.with_suffix(".tmp.png")
+    figure.savefig(tmp, dpi=110)
+    tmp.replace(path)
+    print(f"\nfigure: {path}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", action="store_true", help="run or resume every configuration first (many hours on 2 cores)")
@@ -128,26 +186,7 @@ def main():
         if any(process.wait() for process in running):
             raise SystemExit("a run failed; its output is above")
 
-    curves, table = [], {}  # table: (run, model) -> protocol -> finished folds
-    for name, options in RUNS.items():
-        print(f"\n## {name}\n$ {' '.join(commands[name])}", flush=True)
-        rows = study_status(study_for(options), cache)
-        record_finished(rows)
-        for row in rows:
-            folds = row["folds"]
-            done = [f for f in folds if f["state"] == "done"]
-            training = [f"fold {f['fold'] + 1} at epoch {f['epoch']}" for f in folds if f["state"] == "training"]
-            print(f"{row['model']:18s} {row['protocol']:8s} done {len(done)}/{len(folds)}"
-                  + (f"; training: {', '.join(training)}" if training else ""))
-            for f in done:
-                history = f["result"]["history"]
-                best = max(history, key=lambda h: h["val_accuracy"])
-                kept = f", kept epoch {kept_epoch(history)}" if "stop_loss" in history[0] else ""
-                print(f"    fold {f['fold'] + 1}: val acc {100 * f['result']['val_accuracy']:.1f}% after {len(history)} epochs{kept} "
-                      f"(best in hindsight: epoch {best['epoch']}: {100 * best['val_accuracy']:.1f}%; train acc "
-                      f"{100 * f['result']['train_accuracy']:.1f}%; fit {f['result']['fit_seconds'] / 60:.0f} min)")
-                curves.append((row["protocol"], f"{row['model']} ({name})", history))
-            table.setdefault((name, row["model"]), {})[row["protocol"]] = done
+    curves, table = report_runs(commands, cache)
     print_table(table)
     recorded = len(json.loads(RECORD.read_text())) if RECORD.exists() else 0
     matched = sum(len(done) for by_protocol in table.values() for done in by_protocol.values())
@@ -157,34 +196,7 @@ def main():
               f"{FACES_VERSION}), so --run would train them afresh; "
               "their results are in docs/study.md and docs/deep-study/.")
     if curves:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from matplotlib.figure import Figure
-
-        protocols = list(dict.fromkeys(protocol for protocol, _, _ in curves))
-        # One colour per model and run, its folds drawn alike and named once, so the legend stays short.
-        colours = {label: f"C{i}" for i, label in enumerate(dict.fromkeys(label for _, label, _ in curves))}
-        figure = Figure(figsize=(6 * len(protocols), 4.8), layout="constrained")
-        axes = dict(zip(protocols, figure.subplots(1, len(protocols), sharey=True, squeeze=False)[0]))
-        for protocol, label, history in curves:
-            ax, epochs = axes[protocol], [h["epoch"] for h in history]
-            named = label in ax.get_legend_handles_labels()[1]
-            ax.plot(epochs, [100 * h["val_accuracy"] for h in history], color=colours[label], alpha=0.8,
-                    label=None if named else label)
-            ax.plot(epochs, [100 * h["train_accuracy"] for h in history], ":", color=colours[label], alpha=0.8)
-        for protocol, ax in axes.items():
-            ax.set_title(f"protocol {protocol}")
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
-        axes[protocols[0]].set_ylabel("accuracy % (solid: validation fold, dotted: training)")
-        figure.suptitle("CNNs on masked TCEP (seven drawn masks), every finished fold")
-        tmp = args.figure.with_suffix(".tmp.png")
-        figure.savefig(tmp, dpi=110)
-        tmp.replace(args.figure)
-        print(f"\nfigure: {args.figure}")
-
+        draw_curves(curves, args.figure)
 
 if __name__ == "__main__":
     main()

@@ -140,6 +140,83 @@ def stage_profile(image: np.ndarray, repeat: int) -> None:
     print(f"| the rest (predict less its parts) | {medians['maskfer.predict, end to end'] - parts:.2f} |\n", flush=True)
 
 
+def classifier_alone() -> None:
+    """One aligned face through ONNX Runtime (issue 5's figure), and the mask-worn check beside it."""
+    from maskfer.prediction.model import load_mask_check, load_model
+
+    model = load_model()
+    crop = np.ascontiguousarray(cv2.resize(head()[30:230], (model.size, model.size)))[None]
+    classify_ms, _ = timed(model.probabilities, crop, 1000)
+    mask_ms, _ = timed(load_mask_check().probability, crop, 1000)
+    print(f"one aligned {model.size}x{model.size} face through ONNX Runtime: {classify_ms:.2f} ms median of 1,000 "
+          f"(mask-worn check: {mask_ms:.2f} ms)\n")
+
+
+def image_tools(compare_model: str | None) -> dict:
+    """Each tool as `image -> faces' readings`: maskfer, the other model if given, and fer where installed."""
+    tools = {"maskfer": lambda image: [f.probabilities for f in maskfer.predict(image)]}
+    if compare_model:
+        tools[f"maskfer ({Path(compare_model).name})"] = lambda image: [f.probabilities for f in
+                                                                       maskfer.predict(image, model=compare_model)]
+    try:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from _peers import Fer
+
+        fer = Fer()
+        tools["fer"] = lambda image: fer.predict(image)
+    except ImportError as exc:
+        print(f"fer not installed ({exc}); maskfer alone")
+    return tools
+
+
+def still_images(tools: dict, repeat: int) -> None:
+    from maskfer.labels import EMOTIONS
+
+    print("| input | faces | " + " | ".join(f"{t} ms/image | {t} ms/face | {t} found, reads" for t in tools) + " |")
+    print("|---|---|" + "---|---|---|" * len(tools))
+    for name, image in hard_cases().items():
+        cells = []
+        for tool, function in tools.items():
+            ms, faces = timed(function, image, repeat)
+            reads = ", ".join(
+                (max(f, key=f.get) if isinstance(f, dict) else EMOTIONS[int(np.argmax(f))]) for f in faces[:5]) or "-"
+            cells += [f"{ms:.1f}", f"{ms / max(1, len(faces)):.1f}", f"{len(faces)}: {reads}"]
+        expected = 5 if "five" in name else 1
+        print(f"| {name} | {expected} | " + " | ".join(cells) + " |", flush=True)
+
+
+def video(tools: dict, compare_model: str | None, passes: int) -> None:
+    """720p video: 60 frames of a five-face scene drifting sideways, decoded once, then every frame read."""
+    from maskfer.prediction.batch import PredictConfig, predict_image
+    from maskfer.prediction.tracking import FaceTracker
+
+    frames = [np.roll(scene([220, 220, 220, 220, 220], (1280, 720)), 4 * i, axis=1) for i in range(60)]
+    print("\n| 720p video, 60 frames of 5 faces | frames/s | faces/frame | faces/s |")
+    print("|---|---|---|---|")
+
+    def followed(frames, model=None):  # what `predict` does in a video: faces followed, detected every 10th frame
+        tracker, config = FaceTracker(), PredictConfig(model=model)
+        return [predict_image(frame, config, [face for _, face in tracker.faces(frame)])[1] for frame in frames]
+
+    video_tools = {"maskfer, faces followed (predict on a video)": lambda frames: [len(f) for f in followed(frames)],
+                   **({f"maskfer ({Path(compare_model).name}), faces followed":
+                       lambda frames: [len(f) for f in followed(frames, compare_model)]} if compare_model else {}),
+                   **{f"{tool}, every frame alone": (lambda frames, f=function: [len(f(x)) for x in frames])
+                      for tool, function in tools.items()}}
+    seconds, found = {tool: [] for tool in video_tools}, {}
+    for tool, function in video_tools.items():
+        function(frames[:2])
+    for _ in range(passes):  # passes of the tools in turn, so a slow spell of the machine hits them all
+        for tool, function in video_tools.items():
+            start = time.perf_counter()
+            found[tool] = function(frames)
+            seconds[tool].append(time.perf_counter() - start)
+    for tool in video_tools:
+        pass_seconds = statistics.median(seconds[tool])
+        print(f"| {tool} | {len(frames) / pass_seconds:.1f} | {statistics.median(found[tool]):.0f} | "
+              f"{sum(found[tool]) / pass_seconds:.0f} |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=30)
@@ -152,71 +229,10 @@ def main():
     if args.cold_only:
         return
     stage_profile(scene([260]), max(args.repeat, 100))
-    from maskfer.labels import EMOTIONS
-    # The classifier alone: one aligned face through ONNX Runtime (issue 5's figure).
-    from maskfer.prediction.model import load_mask_check, load_model
-
-    model = load_model()
-    crop = np.ascontiguousarray(cv2.resize(head()[30:230], (model.size, model.size)))[None]
-    classify_ms, _ = timed(model.probabilities, crop, 1000)
-    mask_ms, _ = timed(load_mask_check().probability, crop, 1000)
-    print(f"one aligned {model.size}x{model.size} face through ONNX Runtime: {classify_ms:.2f} ms median of 1,000 "
-          f"(mask-worn check: {mask_ms:.2f} ms)\n")
-
-    tools = {"maskfer": lambda image: [f.probabilities for f in maskfer.predict(image)]}
-    if args.compare_model:
-        tools[f"maskfer ({Path(args.compare_model).name})"] = lambda image: [f.probabilities for f in
-                                                                            maskfer.predict(image, model=args.compare_model)]
-    try:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from _peers import Fer
-
-        fer = Fer()
-        tools["fer"] = lambda image: fer.predict(image)
-    except ImportError as exc:
-        print(f"fer not installed ({exc}); maskfer alone")
-
-    print("| input | faces | " + " | ".join(f"{t} ms/image | {t} ms/face | {t} found, reads" for t in tools) + " |")
-    print("|---|---|" + "---|---|---|" * len(tools))
-    for name, image in hard_cases().items():
-        cells = []
-        for tool, function in tools.items():
-            ms, faces = timed(function, image, args.repeat)
-            reads = ", ".join(
-                (max(f, key=f.get) if isinstance(f, dict) else EMOTIONS[int(np.argmax(f))]) for f in faces[:5]) or "-"
-            cells += [f"{ms:.1f}", f"{ms / max(1, len(faces)):.1f}", f"{len(faces)}: {reads}"]
-        expected = 5 if "five" in name else 1
-        print(f"| {name} | {expected} | " + " | ".join(cells) + " |", flush=True)
-
-    # 720p video: 60 frames of a five-face scene drifting sideways, decoded once, then every frame read.
-    frames = [np.roll(scene([220, 220, 220, 220, 220], (1280, 720)), 4 * i, axis=1) for i in range(60)]
-    print("\n| 720p video, 60 frames of 5 faces | frames/s | faces/frame | faces/s |")
-    print("|---|---|---|---|")
-    from maskfer.prediction.batch import PredictConfig, predict_image
-    from maskfer.prediction.tracking import FaceTracker
-
-    def followed(frames, model=None):  # what `predict` does in a video: faces followed, detected every 10th frame
-        tracker, config = FaceTracker(), PredictConfig(model=model)
-        return [predict_image(frame, config, [face for _, face in tracker.faces(frame)])[1] for frame in frames]
-
-    video_tools = {"maskfer, faces followed (predict on a video)": lambda frames: [len(f) for f in followed(frames)],
-                   **({f"maskfer ({Path(args.compare_model).name}), faces followed":
-                       lambda frames: [len(f) for f in followed(frames, args.compare_model)]} if args.compare_model else {}),
-                   **{f"{tool}, every frame alone": (lambda frames, f=function: [len(f(x)) for x in frames])
-                      for tool, function in tools.items()}}
-    seconds, found = {tool: [] for tool in video_tools}, {}
-    for tool, function in video_tools.items():
-        function(frames[:2])
-    for _ in range(args.video_passes):  # passes of the tools in turn, so a slow spell of the machine hits them all
-        for tool, function in video_tools.items():
-            start = time.perf_counter()
-            found[tool] = function(frames)
-            seconds[tool].append(time.perf_counter() - start)
-    for tool in video_tools:
-        pass_seconds = statistics.median(seconds[tool])
-        print(f"| {tool} | {len(frames) / pass_seconds:.1f} | {statistics.median(found[tool]):.0f} | "
-              f"{sum(found[tool]) / pass_seconds:.0f} |", flush=True)
-
+    classifier_alone()
+    tools = image_tools(args.compare_model)
+    still_images(tools, args.repeat)
+    video(tools, args.compare_model, args.video_passes)
 
 if __name__ == "__main__":
     main()
