@@ -191,6 +191,20 @@ def test_the_training_loss_is_cross_entropy_on_adjusted_logits_and_soft_targets(
     assert torch.isclose(training_loss(flat[:1], half), torch.log(torch.tensor(3.0)))
 
 
+def test_denormals_are_flushed_inside_training_and_its_validation_and_not_after():
+    import torch
+
+    from maskfer.models.cnn import denormals_flushed
+
+    tiny = torch.tensor([1e-39])  # below float32's normal range
+    assert (tiny * 1.0).item() > 0
+    with denormals_flushed():
+        with denormals_flushed():  # the validation pass inside an epoch loop
+            assert (tiny * 1.0).item() == 0
+        assert (tiny * 1.0).item() == 0  # still flushed after the inner block
+    assert (tiny * 1.0).item() > 0
+
+
 def test_colour_jitter_changes_colours_within_range_and_greys_some_images():
     import torch
 
