@@ -360,7 +360,7 @@ def test_a_killed_train_default_resumes_at_the_epoch_it_reached(tmp_path, monkey
     history = json.loads((out / "training.json").read_text())["history"]
     assert [h["epoch"] for h in history] == [1, 2] and history[0] == before[0]  # epoch 1 was read back, not retrained
     # the finished run exported again with mirror averaging: not retrained, and blind to a mirrored face
-    mirrored = run("train-default", "--data", data, "--out", out, "--epochs", "2", "--limit", "12", "--flip-test")
+    mirrored = run("train-default", "--data", data, "--out", out, "--epochs", "2", "--limit", "12", "--mirror")
     assert mirrored.exit_code == 0, mirrored.output
     assert json.loads((out / "training.json").read_text())["history"] == history
     model = load_model(str(out / "maskfer-expression.onnx"))
