@@ -80,7 +80,8 @@ def view_probabilities(models, configs, validation, view, cache, jobs) -> dict:
     shared = read[next(iter(read))][2]
     for _, _, photos in read.values():
         shared = np.intersect1d(shared, photos)  # each in table order, so the rows stay aligned
-    return {name: (p[np.isin(photos, shared)], y[np.isin(photos, shared)]) for name, (p, y, photos) in read.items()}
+    kept = {name: np.isin(photos, shared) for name, (_, _, photos) in read.items()}
+    return {name: (p[kept[name]], y[kept[name]]) for name, (p, y, _) in read.items()}
 
 
 if __name__ == "__main__":
