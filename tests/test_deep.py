@@ -270,6 +270,28 @@ def test_the_exported_model_reads_a_face_and_its_mirror_alike_only_with_flip_tes
     assert np.allclose(plain, mirrored, atol=1e-5) == flip_test
 
 
+def test_export_zeroes_subnormal_weights_and_nothing_else():
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from maskfer.training.recipe import zero_subnormal_weights
+
+    tiny = np.finfo(np.float32).tiny
+    weights = np.array([1.0, tiny / 4, -tiny / 1000, tiny, 0.0, -2e-30], np.float32)
+    constant = helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(np.array([tiny / 2], np.float32)))
+    add = helper.make_node("Add", ["w", "c"], ["y"])
+    graph = helper.make_graph([constant, add], "g", [], [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [6])],
+                              initializer=[numpy_helper.from_array(weights, "w"),
+                                           numpy_helper.from_array(np.array([3], np.int64), "steps")])
+    proto = helper.make_model(graph)
+    assert zero_subnormal_weights(proto) == 3
+    kept = numpy_helper.to_array(proto.graph.initializer[0])
+    assert kept.tolist() == np.array([1.0, 0, 0, tiny, 0, -2e-30], np.float32).tolist()
+    assert numpy_helper.to_array(proto.graph.node[0].attribute[0].t).tolist() == [0.0]
+    assert numpy_helper.to_array(proto.graph.initializer[1]).tolist() == [3]
+    assert zero_subnormal_weights(proto) == 0
+
+
 @pytest.mark.slow
 def test_quantize_model_writes_an_int8_copy_that_reads_like_the_float_one(tmp_path):
     from collections import Counter

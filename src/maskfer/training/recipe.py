@@ -240,6 +240,26 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp(minimize_scalar(nll, bounds=(-3, 3), method="bounded").x))
 
 
+def zero_subnormal_weights(proto) -> int:
+    """Set the graph's float32 constants below float32's normal range to zero; returns how many there were.
+
+    A long run leaves many weights there (v3's export held 104,654, mostly batch norms folded into the
+    convolutions), and a CPU computes on such numbers many times slower: v3's float graph took 26 ms a face
+    with them, 7.6 ms without. At most 1.2e-38 each, they change no reading."""
+    from onnx import AttributeProto, numpy_helper
+
+    tensors = [*proto.graph.initializer, *(a.t for node in proto.graph.node for a in node.attribute
+                                           if a.type == AttributeProto.TENSOR)]
+    zeroed = 0
+    for tensor in tensors:
+        values = numpy_helper.to_array(tensor)
+        subnormal = (values != 0) & (np.abs(values) < np.finfo(np.float32).tiny) if values.dtype == np.float32 else None
+        if subnormal is not None and subnormal.any():
+            zeroed += int(subnormal.sum())
+            tensor.CopyFrom(numpy_helper.from_array(np.where(subnormal, np.float32(0), values), tensor.name))
+    return zeroed
+
+
 def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dict) -> Path:
     """The fitted CNN as ONNX: input float32 (N, size, size, 3) RGB in [0, 1], output the 7 calibrated probabilities."""
     import io
@@ -272,6 +292,7 @@ def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dic
     torch.onnx.export(Deployed(model.model_), dummy, buffer, dynamo=False, opset_version=17, input_names=["faces"],
                       output_names=["probabilities"], dynamic_axes={"faces": {0: "n"}, "probabilities": {0: "n"}})
     proto = onnx.load_from_string(buffer.getvalue())
+    zero_subnormal_weights(proto)
     metadata = model_metadata(config.size, asdict(config), record["history"][-1].get("val_accuracy", ""), temperature)
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
