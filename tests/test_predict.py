@@ -173,15 +173,20 @@ def test_demo_writes_a_page_with_every_mask(tmp_path):
     assert result.exit_code == 0, result.output
     page = (tmp_path / "demo" / "index.html").read_text()
     assert page.count("<figure>") == 8 and "public domain" in page
+    from maskfer.prediction.demo import TILE
+
     sheet = cv2.imread(str(tmp_path / "demo" / "contact-sheet.png"))
-    assert sheet.shape == (2 * (320 + 34), 4 * 320, 3)  # eight 320-pixel tiles, each with a caption band
+    rows, cols = sheet.shape[0] // 2, sheet.shape[1] // 4
+    assert sheet.shape == (2 * rows, 4 * cols, 3) and rows >= TILE + 34 and cols >= TILE  # eight tiles with captions
+    inside = 0
     for row in range(2):
         for col in range(4):
-            tile = sheet[row * 354:(row + 1) * 354, col * 320:(col + 1) * 320]
-            assert (tile[320:].min(axis=2) < 80).sum() > 50  # the mask's name is written under the tile
-            label = np.all(np.abs(tile[:320].astype(int) - (40, 200, 255)[::-1]) < 3, axis=2) | \
-                np.all(np.abs(tile[:320].astype(int) - (255, 200, 40)[::-1]) < 3, axis=2)
-            assert label.any(axis=0)[5:-5].sum() > 150  # a whole, wide label box inside the tile
+            tile = sheet[row * rows:(row + 1) * rows, col * cols:(col + 1) * cols]
+            assert (tile[TILE:].min(axis=2) < 80).sum() > 50  # the mask's name is written under the tile
+            label = np.all(np.abs(tile[:TILE].astype(int) - (40, 200, 255)[::-1]) < 3, axis=2) | \
+                np.all(np.abs(tile[:TILE].astype(int) - (255, 200, 40)[::-1]) < 3, axis=2)
+            inside += label.any(axis=0)[5:-5].sum() > 150  # a whole, wide label box inside the tile
+    assert inside >= 6  # the longest labels ("disgusted 28% surprised 20% [mask]") go in a band under their tile
     assert "index.html" in result.output
 
 

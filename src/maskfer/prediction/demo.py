@@ -75,7 +75,10 @@ def run_demo(out: str | Path, seed: int = 0) -> dict:
         (face,) = face_results(image, faces[:1], with_expression=True)
         entries.append({"version": name, "image": image, "face": face, "tile": _tile(image, face, name)})
 
-    tiles = [e["tile"] for e in entries]
+    # a label too wide for its tile goes in a band under it (`annotate`): every tile padded to the largest
+    tall, wide = (max(e["tile"].shape[axis] for e in entries) for axis in (0, 1))
+    tiles = [np.pad(e["tile"], ((0, tall - e["tile"].shape[0]), (0, wide - e["tile"].shape[1]), (0, 0)), constant_values=255)
+             for e in entries]
     sheet = np.vstack([np.hstack(tiles[:4]), np.hstack(tiles[4:])])
     atomic_write_bytes(out / "contact-sheet.png", encode_image(sheet, "png"))
     atomic_write_text(out / "index.html", _page(entries, time.perf_counter() - started))
