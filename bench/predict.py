@@ -120,12 +120,14 @@ def stage_profile(image: np.ndarray, repeat: int) -> None:
     png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes()
     faces = find_faces(image)
     crops = np.stack([aligned_crop(image, f, model.size, model.border) for f in faces])
+    check_crops = np.stack([aligned_crop(image, f, check.size, check.border) for f in faces])  # its own crop, as predict
     stages = {"decode (PNG bytes to RGB)": lambda: cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR),
                                                                   cv2.COLOR_BGR2RGB)}
     stages.update({f"detection, {name.replace('_', '-')}": (lambda name=name: detect(image, name)) for name in DETECTORS})
     stages["find_faces (detection + landmarks)"] = lambda: find_faces(image)
-    stages["alignment (one crop a face)"] = lambda: [aligned_crop(image, f, model.size, model.border) for f in faces]
-    stages["mask-worn check"] = lambda: check.probability(crops)
+    stages["alignment (each model's crop)"] = lambda: [aligned_crop(image, f, m.size, m.border) for f in faces
+                                                       for m in {(model.size, model.border): model, (check.size, check.border): check}.values()]
+    stages["mask-worn check"] = lambda: check.probability(check_crops)
     stages["classifier"] = lambda: model.probabilities(crops)
     stages["maskfer.predict, end to end"] = lambda: maskfer.predict(image)
     print(f"| stage ({len(faces)} face, {image.shape[1]}x{image.shape[0]}) | median ms |")
@@ -135,7 +137,7 @@ def stage_profile(image: np.ndarray, repeat: int) -> None:
         print(f"| {name} | {ms:.2f} |")
     detection = sum(ms for name, ms in medians.items() if name.startswith("detection,"))
     print(f"| landmarks (find_faces less detection) | {medians['find_faces (detection + landmarks)'] - detection:.2f} |")
-    parts = medians["find_faces (detection + landmarks)"] + sum(medians[k] for k in ("alignment (one crop a face)",
+    parts = medians["find_faces (detection + landmarks)"] + sum(medians[k] for k in ("alignment (each model's crop)",
                                                                                       "mask-worn check", "classifier"))
     print(f"| the rest (predict less its parts) | {medians['maskfer.predict, end to end'] - parts:.2f} |\n", flush=True)
 
@@ -144,10 +146,10 @@ def classifier_alone() -> None:
     """One aligned face through ONNX Runtime (issue 5's figure), and the mask-worn check beside it."""
     from maskfer.prediction.model import load_mask_check, load_model
 
-    model = load_model()
-    crop = np.ascontiguousarray(cv2.resize(head()[30:230], (model.size, model.size)))[None]
+    model, check = load_model(), load_mask_check()
+    crop, check_crop = (np.ascontiguousarray(cv2.resize(head()[30:230], (m.size, m.size)))[None] for m in (model, check))
     classify_ms, _ = timed(model.probabilities, crop, 1000)
-    mask_ms, _ = timed(load_mask_check().probability, crop, 1000)
+    mask_ms, _ = timed(check.probability, check_crop, 1000)
     print(f"one aligned {model.size}x{model.size} face through ONNX Runtime: {classify_ms:.2f} ms median of 1,000 "
           f"(mask-worn check: {mask_ms:.2f} ms)\n")
 

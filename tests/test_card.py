@@ -78,3 +78,18 @@ def test_a_limited_look_never_overwrites_the_committed_card(tmp_path, monkeypatc
     assert (tmp_path / "bench/results/model-card.json").read_text() == "{}"
     look = tmp_path / "model-card-limit-5"
     assert (look / "MODEL_CARD.md").is_file() and json.loads((look / "model-card.json").read_text())["config"]["limit"] == 5
+
+
+def test_the_card_names_the_recipe_that_remakes_the_model():
+    from dataclasses import asdict
+
+    from maskfer.training.recipe import RECIPES, recipe_command
+
+    for name, recipe in RECIPES.items():
+        config = {**asdict(recipe), "data": "/elsewhere", "threads": 1}  # where and how fast it ran do not count
+        assert recipe_command(config) == f"--recipe {name}"
+        assert recipe_command({**config, "flip_test": not recipe.flip_test}) == \
+            f"--recipe {name} {'--no-mirror' if recipe.flip_test else '--mirror'}"
+    assert recipe_command({**asdict(RECIPES["v3"]), "size": 80}) is None  # no recipe trains at 80 px
+    older = {k: v for k, v in asdict(RECIPES["v2"]).items() if k != "border"}  # a config from before a field existed
+    assert recipe_command(older) == "--recipe v2"

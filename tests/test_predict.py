@@ -196,10 +196,11 @@ def test_train_default_smoke_run_makes_a_model_that_predict_loads(tmp_path):
 
     data = shared("fer2013").parent
     out = tmp_path / "model"
-    result = run("train-default", "--data", data, "--out", out, "--epochs", "1", "--limit", "12")
+    result = run("train-default", "--data", data, "--out", out, "--epochs", "1", "--limit", "12")  # the shipped recipe, v3
     assert result.exit_code == 0, result.output
     model = load_model(str(out / "maskfer-expression.onnx"))
-    assert model.size == 64 and json.loads(model.metadata["config"])["limit"] == 12  # the config travels in the file
+    config = json.loads(model.metadata["config"])  # the config travels in the file
+    assert model.size == 96 and config["limit"] == 12 and config["flip_test"] is True
     assert json.loads((out / "training.json").read_text())["history"][0]["epoch"] == 1
     check = load_mask_check(str(out / "mask-check.onnx"))
     assert check.size == 64 and 0 <= json.loads(check.metadata["validation"])["accuracy"] <= 1
@@ -356,16 +357,16 @@ def test_a_killed_train_default_resumes_at_the_epoch_it_reached(tmp_path, monkey
             raise KeyboardInterrupt
 
     monkeypatch.setattr(cnn, "_write_training_state", killed_after_epoch_one)
-    first = run("train-default", "--data", data, "--out", out, "--epochs", "2", "--limit", "12")
+    first = run("train-default", "--recipe", "v2", "--data", data, "--out", out, "--epochs", "2", "--limit", "12")
     assert first.exit_code == 130 and not (out / "maskfer-expression.onnx").exists()  # interrupted, nothing exported
     monkeypatch.setattr(cnn, "_write_training_state", write)
     before = __import__("torch").load(out / "training-state.pt", weights_only=True)["history"]
-    again = run("train-default", "--data", data, "--out", out, "--epochs", "2", "--limit", "12")
+    again = run("train-default", "--recipe", "v2", "--data", data, "--out", out, "--epochs", "2", "--limit", "12")
     assert again.exit_code == 0, again.output
     history = json.loads((out / "training.json").read_text())["history"]
     assert [h["epoch"] for h in history] == [1, 2] and history[0] == before[0]  # epoch 1 was read back, not retrained
     # the finished run exported again with mirror averaging: not retrained, and blind to a mirrored face
-    mirrored = run("train-default", "--data", data, "--out", out, "--epochs", "2", "--limit", "12", "--mirror")
+    mirrored = run("train-default", "--recipe", "v2", "--data", data, "--out", out, "--epochs", "2", "--limit", "12", "--mirror")
     assert mirrored.exit_code == 0, mirrored.output
     assert json.loads((out / "training.json").read_text())["history"] == history
     model = load_model(str(out / "maskfer-expression.onnx"))
@@ -374,7 +375,7 @@ def test_a_killed_train_default_resumes_at_the_epoch_it_reached(tmp_path, monkey
     assert np.allclose(model.probabilities(faces), model.probabilities(faces[:, :, ::-1]), atol=1e-5)
     assert not np.allclose(model.probabilities(faces), model.probabilities(faces[:, ::-1]), atol=1e-3)  # not blind to all
     (out / "training-state.pt").write_bytes(b"damaged")
-    broken = run("train-default", "--data", data, "--out", out, "--epochs", "2", "--limit", "12")
+    broken = run("train-default", "--recipe", "v2", "--data", data, "--out", out, "--epochs", "2", "--limit", "12")
     assert broken.exit_code == 2 and "training-state.pt: damaged or not a training checkpoint" in broken.stderr
 
 

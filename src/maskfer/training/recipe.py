@@ -82,14 +82,26 @@ class DefaultModelConfig:
                 *(("occluder", self.seed + i) for i in range(self.occluder_views)))
 
 
-# Recipes by name: "v2" made the shipped model. "v3" is v2 with what `bench/ablate.py` found to help on FER2013
-# PublicTest (96 px input: +2.8 to +3.8 points on every split; logit adjustment: +1.6 behind template masks and the
-# rarest class's recall behind a drawn mask from 0 to 11%, both near the seed noise), flip averaging inside the
-# exported graph (+0.5 to +1.3 for v2), and twice the epochs (v2's training accuracy was still rising at its last
-# epoch). FER+ vote targets, distillation from the unmasked reading and the EfficientNet-Lite backbones did not help
-# there and are left out.
+# Recipes by name: "v3" made the shipped model, "v2" the one before. "v3" is v2 with what `bench/ablate.py` found
+# to help on FER2013 PublicTest (96 px input: +2.8 to +3.8 points on every split; logit adjustment: +1.6 behind
+# template masks and the rarest class's recall behind a drawn mask from 0 to 11%, both near the seed noise), flip
+# averaging inside the exported graph (+0.5 to +1.3 for v2), and twice the epochs (v2's training accuracy was still
+# rising at its last epoch). FER+ vote targets, distillation from the unmasked reading and the EfficientNet-Lite
+# backbones did not help there and are left out.
 RECIPES = {"v2": DefaultModelConfig(),
            "v3": DefaultModelConfig(size=96, logit_adjustment=1.0, flip_test=True, epochs=12)}
+
+
+def recipe_command(config: dict) -> str | None:
+    """The `maskfer train-default` options that remake a model trained with `config` (a stored config dict): its
+    recipe's name, and `--mirror`/`--no-mirror` where the export differs from the recipe there; None where no recipe
+    matches. Where and on how many threads it ran (data, threads) do not decide the model."""
+    for name, recipe in RECIPES.items():
+        wanted = asdict(recipe)
+        if all(config.get(key, value) == value for key, value in wanted.items() if key not in ("data", "threads", "flip_test")):
+            flip = config.get("flip_test", recipe.flip_test)
+            return f"--recipe {name}" + ("" if flip == recipe.flip_test else " --mirror" if flip else " --no-mirror")
+    return None
 
 
 def training_table(config: DefaultModelConfig):
