@@ -88,6 +88,24 @@ def score(tool, table) -> dict:
             "median_ms": 1000 * float(np.median(seconds))}
 
 
+def print_tables(results: dict, names: list[str], unavailable: dict) -> None:
+    """Accuracy (macro-F1) per set and tool, the tools that could not run, and the mask check and calibration."""
+    print("\n| evaluation set | images | " + " | ".join(f"{n} acc % (macro-F1)" for n in names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    for set_name, by_tool in results.items():
+        n = next(iter(by_tool.values()))["n"]
+        print(f"| {set_name} | {n} | " + " | ".join(f"{100 * by_tool[t]['accuracy']:.1f} ({by_tool[t]['macro_f1']:.2f})" for t in names) + " |")
+    for name, why in unavailable.items():
+        print(f"- {name}: {why}")
+    print("\nmaskfer's mask-worn check: share of images it calls masked (right answer: 0% unmasked, 100% masked);"
+          " calibration error (ECE) of each tool")
+    print("| evaluation set | said masked % | " + " | ".join(f"{n} ECE" for n in names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    for set_name, by_tool in results.items():
+        print(f"| {set_name} | {100 * by_tool[names[0]]['said_masked']:.1f} | "
+              + " | ".join(f"{by_tool[n]['ece']:.3f}" for n in names) + " |")
+
+
 def kept_peers(path: Path, limit: int | None) -> dict:
     """The peers' results in an earlier run's file; they do not depend on maskfer's model, so a new one is scored
     beside them without running the peers again (on the same sets: the same --limit)."""
@@ -149,20 +167,7 @@ def main():
             results[set_name].update({name: r for name, r in by_tool.items() if not name.startswith("maskfer")})
     names = [t.name for t in tools] + [n for n in kept.get("tools", []) if not n.startswith("maskfer")]
     unavailable = kept.get("unavailable", unavailable)
-    print("\n| evaluation set | images | " + " | ".join(f"{n} acc % (macro-F1)" for n in names) + " |")
-    print("|---|---|" + "---|" * len(names))
-    for set_name, by_tool in results.items():
-        n = next(iter(by_tool.values()))["n"]
-        print(f"| {set_name} | {n} | " + " | ".join(f"{100 * by_tool[t]['accuracy']:.1f} ({by_tool[t]['macro_f1']:.2f})" for t in names) + " |")
-    for name, why in unavailable.items():
-        print(f"- {name}: {why}")
-    print("\nmaskfer's mask-worn check: share of images it calls masked (right answer: 0% unmasked, 100% masked);"
-          " calibration error (ECE) of each tool")
-    print("| evaluation set | said masked % | " + " | ".join(f"{n} ECE" for n in names) + " |")
-    print("|---|---|" + "---|" * len(names))
-    for set_name, by_tool in results.items():
-        print(f"| {set_name} | {100 * by_tool[names[0]]['said_masked']:.1f} | "
-              + " | ".join(f"{by_tool[n]['ece']:.3f}" for n in names) + " |")
+    print_tables(results, names, unavailable)
     print("\nThe full per-type, per-class and confusion figures of maskfer are the model card's (maskfer model-card).")
     atomic_write_json(args.out, {"tools": names, "unavailable": unavailable, "limit": args.limit, "results": results})
     print(f"\nwrote {args.out}")
