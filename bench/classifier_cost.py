@@ -97,22 +97,24 @@ def trained_files(files: dict[str, str]) -> None:
 
 
 def main():
-    import sys
+    import argparse
+
+    from validation_check import named_model  # the same NAME=FILE.onnx arguments
 
     from maskfer.core.parallel import runtime_threads
+    from maskfer.errors import MaskferError
     from maskfer.training.recipe import RECIPES
 
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="*", type=named_model, help="NAME=FILE.onnx: trained files to time instead")
+    args = parser.parse_args()
     threads = runtime_threads()
     print(f"ONNX Runtime on {threads} threads (maskfer's default here); median ms of 200 runs\n")
-    if sys.argv[1:]:
-        from maskfer.errors import MaskferError
-
-        if bad := [arg for arg in sys.argv[1:] if "=" not in arg]:
-            sys.exit(f"{bad[0]}: expected NAME=FILE.onnx")
+    if args.models:
         try:
-            return trained_files(dict(arg.split("=", 1) for arg in sys.argv[1:]))
+            return trained_files(dict(args.models))
         except MaskferError as exc:
-            sys.exit(str(exc))
+            raise SystemExit(str(exc)) from None
     print("| recipe | crop | mirror averaged | one face ms, float | one face ms, int8 | five faces ms, float | five faces ms, int8 |")
     print("|---|---|---|---|---|---|---|")
     for name, recipe in RECIPES.items():

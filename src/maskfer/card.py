@@ -320,14 +320,13 @@ def model_card(record: dict, metadata: dict, training: dict, label: str = "shipp
     results = record["results"]
     others = [m for m in record["models"] if m != label]
     pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
-    history = training.get("history", [])
-    lines = _about(config, metadata, results, label, training, pct, history) + [
+    lines = _about(config, metadata, results, label, training, pct) + [
         *mask_check_section(check), *ablation_section(ablation),
         *_evaluation_section(record, label, others, pct), *_detail_tables(results, label, pct), *peers_section(peers, pct)]
     return "\n".join(lines + LIMITATIONS)
 
 
-def _about(config: dict, metadata: dict, results: dict, label: str, training: dict, pct, history: list) -> list[str]:
+def _about(config: dict, metadata: dict, results: dict, label: str, training: dict, pct) -> list[str]:
     """What the model is, how to reproduce it, its training data and its training run."""
     return [
         "# Model card: `maskfer-expression.onnx` (shipped in `src/maskfer/weights/`)", "",
@@ -339,7 +338,7 @@ def _about(config: dict, metadata: dict, results: dict, label: str, training: di
         "## Training", "", _training_run(config, training), "",
         markdown_table(["epoch", "train loss", "train acc %", "val loss", "val acc %", "minutes"],
                        [[h["epoch"], f"{h['train_loss']:.3f}", pct(h["train_accuracy"]), f"{h.get('val_loss', float('nan')):.3f}",
-                         pct(h.get("val_accuracy", float("nan"))), f"{h['seconds'] / 60:.1f}"] for h in history]), "",
+                         pct(h.get("val_accuracy", float("nan"))), f"{h['seconds'] / 60:.1f}"] for h in training.get("history", [])]), "",
     ]
 
 

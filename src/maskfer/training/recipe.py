@@ -265,8 +265,10 @@ def zero_subnormal_weights(proto) -> int:
     zeroed = 0
     for tensor in tensors:
         values = numpy_helper.to_array(tensor)
-        subnormal = (values != 0) & (np.abs(values) < np.finfo(np.float32).tiny) if values.dtype == np.float32 else None
-        if subnormal is not None and subnormal.any():
+        if values.dtype != np.float32:
+            continue
+        subnormal = (values != 0) & (np.abs(values) < np.finfo(np.float32).tiny)
+        if subnormal.any():
             zeroed += int(subnormal.sum())
             tensor.CopyFrom(numpy_helper.from_array(np.where(subnormal, np.float32(0), values), tensor.name))
     return zeroed
