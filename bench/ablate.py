@@ -69,7 +69,7 @@ class AblationConfig:
 
 def publictest(config: AblationConfig):
     """FER2013 PublicTest's photos (the validation part), whatever the training limit."""
-    from maskfer.training.recipe import fer2013_table, fer_validation_set
+    from maskfer.training.splits import fer2013_table, fer_validation_set
 
     fer = fer2013_table(Path(config.data) / "fer2013")
     test = fer[fer_validation_set(fer)]
@@ -130,7 +130,8 @@ def prepare(config: AblationConfig, levers: list[str], jobs: int) -> None:
     """Every crop the levers need, made once here (both cores) before they train side by side."""
     from maskfer.core.cache import Cache
     from maskfer.training.crops import FaceCropConfig, face_crops
-    from maskfer.training.recipe import crops_and_labels, target_distributions, training_table
+    from maskfer.training.recipe import crops_and_labels, target_distributions
+    from maskfer.training.splits import training_table
 
     cache = Cache()
     for size in sorted({config.recipe(lever).size for lever in levers}):

@@ -40,7 +40,8 @@ def main():
     from maskfer.card import expected_calibration_error as calibration_error
     from maskfer.core.cache import Cache
     from maskfer.prediction.model import load_model
-    from maskfer.training.recipe import DefaultModelConfig, training_table
+    from maskfer.training.recipe import DefaultModelConfig
+    from maskfer.training.splits import training_table
     from maskfer.weights.format import quantization_of
 
     models = {name: load_model(path) for name, path in args.models}
@@ -75,7 +76,7 @@ def view_probabilities(models, configs, validation, view, cache, jobs) -> dict:
     read = {}
     for name, model in models.items():
         config = configs[name]
-        X, y, photos = crops_and_labels(validation, config.size, (view,), cache, jobs, border=config.border)
+        X, y, photos, _ = crops_and_labels(validation, config.size, (view,), cache, jobs, border=config.border)
         read[name] = (model.probabilities(X.reshape(len(X), config.size, config.size, 3)), y, photos)
     shared = read[next(iter(read))][2]
     for _, _, photos in read.values():

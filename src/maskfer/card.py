@@ -42,7 +42,8 @@ from maskfer.masks.dataset import MaskingConfig, mask_dataset, mask_seed
 from maskfer.masks.draw import MASK_TYPES
 from maskfer.masks.templates import TEMPLATE_TYPES
 from maskfer.report.render import markdown_table
-from maskfer.training.recipe import DefaultModelConfig, fer_evaluation_set, recipe_command
+from maskfer.training.recipe import DefaultModelConfig, recipe_command
+from maskfer.training.splits import fer_evaluation_set
 from maskfer.weights.format import quantization_of
 
 RENDERERS = {"drawn": MASK_TYPES, "template": TEMPLATE_TYPES}

@@ -46,6 +46,7 @@ TCEP_VIEWS = {"1": "straight", "2": "half", "3": "profile"}
 TCEP_NAME = re.compile(r"^(\d{2})(\d)([123])([a-g0])(\d{2})$", re.IGNORECASE)
 
 CKPLUS_SUBJECT = r"^(S\d+)_"
+AFFECTNET_NAME = re.compile(r"^image\d+$", re.IGNORECASE)
 FER_CSV_CLASSES = ("angry", "disgusted", "afraid", "happy", "sad", "surprised", "neutral")  # its 0..6
 FER_CSV_SPLITS = {"Training": "train", "PublicTest": "public_test", "PrivateTest": "test"}
 
@@ -197,12 +198,42 @@ def read_fer2013_csv(root: Path) -> Dataset:
     return Dataset("fer2013", "fer2013_csv", csv_path, _table(rows), skipped)
 
 
+def read_rafdb(root: Path) -> Dataset:
+    """RAF-DB basic, `{train,test}/<class>/<name>_aligned.jpg`: the official split; subjects unknown (web photos)."""
+    dataset = read_class_folders(root, name="rafdb")
+    dataset.layout = "rafdb"
+    return dataset
+
+
+def read_affectnet(root: Path) -> Dataset:
+    """The AffectNet subset, `{train,valid,test}/<class>/image<N>.jpg`; subjects unknown (web photos). Each row's
+    `duplicate_of_train` says whether a byte-identical copy of it sits in `train/` (from `duplicates.csv`, when present):
+    such a `valid`/`test` photo is no unseen photo and is left out when scoring."""
+    dataset = read_class_folders(root, name="affectnet")
+    dataset.layout = "affectnet"
+    dataset.table["duplicate_of_train"] = affectnet_duplicates_of_train(dataset.table, root)
+    return dataset
+
+
+def affectnet_duplicates_of_train(table: pd.DataFrame, root: Path) -> np.ndarray:
+    """True for each row outside `train` whose byte-identical copy (a `duplicates.csv` group) has a member in `train`."""
+    csv = Path(root) / "duplicates.csv"
+    if not csv.exists():
+        return np.zeros(len(table), bool)
+    groups = pd.read_csv(csv, usecols=["group", "path", "split"])
+    in_train = set(groups.loc[groups["split"] == "train", "group"])
+    copies = {str(Path(root) / p) for p, g in zip(groups["path"], groups["group"]) if g in in_train}
+    return np.array([split != "train" and path in copies for path, split in zip(table["path"], table["split"])], bool)
+
+
 LAYOUTS = {
     "kdef": read_kdef,
     "tcep": read_tcep,
     "ckplus": read_ckplus,
     "fer2013": read_fer2013,
     "fer2013_csv": read_fer2013_csv,
+    "rafdb": read_rafdb,
+    "affectnet": read_affectnet,
     "class_folders": read_class_folders,
 }
 
@@ -227,6 +258,10 @@ def detect_layout(root: Path) -> str:
     if folders & set(EMOTION_SYNONYMS):
         if "contempt" in folders or sum(bool(re.match(CKPLUS_SUBJECT, n)) for n in names) > len(names) / 2:
             return "ckplus"
+        if names and sum(n.lower().endswith("_aligned") for n in names) > len(names) / 2:
+            return "rafdb"
+        if {"train", "valid", "test"} <= folders and sum(bool(AFFECTNET_NAME.match(n)) for n in names) > len(names) / 2:
+            return "affectnet"
         if {"train", "test"} <= folders:
             return "fer2013"
         return "class_folders"

@@ -42,3 +42,32 @@ def summarize(folds: list[dict]) -> dict:
         summary["history"] = [{"epoch": e + 1, **{k: float(np.mean([f["history"][e][k] for f in folds])) for k in keys}}
                               for e in range(epochs)]
     return summary
+
+
+def balanced_accuracy(y_true, y_pred) -> float:
+    """The mean recall of the classes present in y_true: every class counts the same, however rare."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return float(np.mean([np.mean(y_pred[y_true == k] == k) for k in np.unique(y_true)]))
+
+
+def validation_figure(y_true, y_pred, sources, views) -> dict:
+    """The figure that chooses the shipped model (written down in docs/model-v4.md before v4 was trained): the mean,
+    over every (source, view) cell of the validation photos, of the cell's balanced accuracy, so that every source,
+    view and class counts the same. Returns {"figure": that mean, "cells": {"source/view": balanced accuracy}}."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    cells = {}
+    for source, view in sorted(set(zip(sources, views))):
+        rows = (np.asarray(sources) == source) & (np.asarray(views) == view)
+        cells[f"{source}/{view}"] = balanced_accuracy(y_true[rows], y_pred[rows])
+    return {"figure": float(np.mean(list(cells.values()))), "cells": cells}
+
+
+def answer_shares(y_true, y_pred, n_classes: int = len(EMOTIONS)) -> dict:
+    """How often each class is answered against how often it is true: {"answered", "true", "ratio"}, per class, and
+    the most over-answered class. The ratio is answered / true share (None for a class absent from y_true)."""
+    answered = np.bincount(np.asarray(y_pred), minlength=n_classes) / max(1, len(y_pred))
+    true = np.bincount(np.asarray(y_true), minlength=n_classes) / max(1, len(y_true))
+    ratio = [float(a / t) if t else None for a, t in zip(answered, true)]
+    worst = max((r, k) for k, r in enumerate(ratio) if r is not None)
+    return {"answered": answered.tolist(), "true": true.tolist(), "ratio": ratio,
+            "most_over_answered": EMOTIONS[worst[1]], "largest_ratio": worst[0]}

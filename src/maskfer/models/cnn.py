@@ -121,12 +121,33 @@ def _target_distribution(labels: np.ndarray, n_classes: int, soft_targets=None) 
     return soft / soft.sum(1, keepdims=True)
 
 
-def _data_fingerprint(X: np.ndarray, targets: np.ndarray) -> str:
-    """A cheap content key of the training data (targets, shape, dtype and every 97th row), for resuming."""
+def _data_fingerprint(X: np.ndarray, targets: np.ndarray, weights: torch.Tensor | None = None) -> str:
+    """A cheap content key of the training data (targets, shape, dtype, every 97th row and any sample weights), for resuming."""
     digest = hashlib.blake2b(f"{X.shape} {X.dtype}".encode(), digest_size=16)
     digest.update(np.ascontiguousarray(X[::97]).tobytes())
     digest.update(np.ascontiguousarray(targets).tobytes())
+    if weights is not None:
+        digest.update(weights.numpy().tobytes())
     return digest.hexdigest()
+
+
+def _sampling_weights(sample_weight, n: int) -> torch.Tensor:
+    """Sample weights as sampling probabilities (float64, summing to 1), or a one-line error."""
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.shape != (n,) or not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+        raise MaskferError(f"sample_weight must be {n} finite non-negative numbers with a positive sum; got shape {weights.shape}")
+    return torch.from_numpy(weights / weights.sum())
+
+
+def _mixed(batch: torch.Tensor, target: torch.Tensor, alpha: float, generator: torch.Generator):
+    """Mixup (Zhang et al. 2018): each image and its target blended with another of the batch, by a Beta(alpha, alpha)
+    share; the image keeps the larger part, so its own label stays the top one."""
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))  # torch's Beta takes no generator: numpy's, seeded from it
+    share = torch.from_numpy(np.random.default_rng(seed).beta(alpha, alpha, len(batch)).astype(np.float32))
+    keep = torch.maximum(share, 1 - share).to(batch.device)
+    partner = torch.randperm(len(batch), generator=generator).to(batch.device)
+    return (keep.view(-1, 1, 1, 1) * batch + (1 - keep.view(-1, 1, 1, 1)) * batch[partner],
+            keep.view(-1, 1) * target + (1 - keep.view(-1, 1)) * target[partner])
 
 
 def _write_training_state(path: str, state: dict) -> None:
@@ -215,7 +236,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, backbone: str = "resnet18", weights: str = "imagenet", epochs: int = 30, batch_size: int = 60,
                  optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0, schedule: str = "none",
                  early_stopping: int | None = None, max_batches: int | None = None, augment_flip: bool = False,
-                 augment_shift: int = 0, augment_colour: float = 0.0, logit_adjustment: float = 0.0, device: str = "cpu", threads: int | None = None,
+                 augment_shift: int = 0, augment_colour: float = 0.0, logit_adjustment: float = 0.0, label_smoothing: float = 0.0,
+                 mixup: float = 0.0, device: str = "cpu", threads: int | None = None,
                  random_state: int = 0, verbose: bool = False, checkpoint: str | None = None, resume_data: str = "same"):
         self.backbone = backbone
         self.weights = weights
@@ -231,6 +253,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.augment_shift = augment_shift
         self.augment_colour = augment_colour
         self.logit_adjustment = logit_adjustment
+        self.label_smoothing = label_smoothing
+        self.mixup = mixup
         self.device = device
         self.threads = threads
         self.random_state = random_state
@@ -238,8 +262,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.checkpoint = checkpoint
         self.resume_data = resume_data
 
-    def fit(self, X, y, eval_set=None, stop_set=None, soft_targets=None):
+    def fit(self, X, y, eval_set=None, stop_set=None, soft_targets=None, sample_weight=None):
         X, y = validate_data(self, X, y, dtype=(np.float32, np.uint8))
+        if not 0 <= self.label_smoothing < 1 or self.mixup < 0:
+            raise MaskferError(f"label_smoothing must be in [0, 1) and mixup at least 0; got {self.label_smoothing}, {self.mixup}")
         device = _check_common(self.backbone, self.weights, self.device)
         check_name("optimizer", self.optimizer, OPTIMIZERS)
         check_name("schedule", self.schedule, SCHEDULES)
@@ -247,13 +273,15 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         if self.threads:
             torch.set_num_threads(self.threads)
         with denormals_flushed():  # set before torch starts its worker threads, which inherit it
-            return self._fit(X, y, device, eval_set, stop_set, soft_targets)
+            return self._fit(X, y, device, eval_set, stop_set, soft_targets, sample_weight)
 
-    def _fit(self, X, y, device, eval_set, stop_set, soft_targets):
+    def _fit(self, X, y, device, eval_set, stop_set, soft_targets, sample_weight):
         torch.manual_seed(self.random_state)
         self.classes_ = unique_labels(y)
         labels = np.searchsorted(self.classes_, y)
-        targets = torch.from_numpy(_target_distribution(labels, len(self.classes_), soft_targets))
+        targets = _target_distribution(labels, len(self.classes_), soft_targets)
+        targets = torch.from_numpy((1 - self.label_smoothing) * targets + self.label_smoothing / len(self.classes_))
+        weights = None if sample_weight is None else _sampling_weights(sample_weight, len(y))
         prior = np.bincount(labels, minlength=len(self.classes_)) / len(labels)
         adjustment = torch.from_numpy(self.logit_adjustment * np.log(np.maximum(prior, 1e-8))).float().to(device)
         # Channels-last is oneDNN's faster layout on a CPU: a MobileNetV2 training step at 96 px took 28-37% less time.
@@ -265,7 +293,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                      if self.schedule == "cosine" else None)
         run = {"model": model, "optimizer": optimizer, "scheduler": scheduler,
                "generator": torch.Generator().manual_seed(self.random_state), "history": [], "best": np.inf,
-               "best_state": None, "waited": 0, "epoch": 0, "data": _data_fingerprint(X, targets.numpy()), "data_changes": []}
+               "best_state": None, "waited": 0, "epoch": 0, "data": _data_fingerprint(X, targets.numpy(), weights),
+               "data_changes": [], "weights": weights}
         if self.checkpoint and Path(self.checkpoint).exists():
             self._resume(run)
         pixels = to_pixels(X)
@@ -277,7 +306,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             self.model_ = model
             for prefix, scored in (("val", eval_set), ("stop", stop_set)):
                 if scored is not None and len(scored[1]):
-                    record.update(self._loss_and_accuracy(*scored, prefix))
+                    record.update(self._loss_and_accuracy(prefix, *scored))
             record["seconds"] = time.perf_counter() - started
             run["history"].append(record)
             run["epoch"] = epoch + 1
@@ -294,10 +323,12 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _train_epoch(self, run: dict, pixels: torch.Tensor, targets: torch.Tensor, adjustment: torch.Tensor, steps: int,
                      device, advance) -> dict:
-        """One pass over `steps` random batches, calling `advance()` after each; the epoch's mean loss and accuracy."""
+        """One pass over `steps` random batches, calling `advance()` after each; the epoch's mean loss and accuracy.
+        With sample weights, batches are drawn with replacement in proportion to them."""
         model, optimizer, scheduler, generator = run["model"], run["optimizer"], run["scheduler"], run["generator"]
         model.train()
-        order = torch.randperm(len(pixels), generator=generator)
+        order = (torch.randperm(len(pixels), generator=generator) if run["weights"] is None else
+                 torch.multinomial(run["weights"], steps * self.batch_size, replacement=True, generator=generator))
         seen = correct = 0
         total_loss = 0.0
         for step in range(steps):
@@ -309,6 +340,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 batch[flip] = batch[flip].flip(3)
             if self.augment_shift:  # framing varies a little between detectors and photos
                 batch = _random_shift(batch, self.augment_shift, generator)
+            if self.mixup:
+                batch, target = _mixed(batch, target, self.mixup, generator)
             logits = model(batch.contiguous(memory_format=torch.channels_last))
             loss = training_loss(logits, target, adjustment)
             optimizer.zero_grad()
@@ -375,7 +408,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         """The parameters a resumed run must share with the run that wrote the checkpoint."""
         return {k: v for k, v in self.get_params().items() if k not in ("checkpoint", "verbose", "threads", "device", "resume_data")}
 
-    def _loss_and_accuracy(self, X, y, prefix: str) -> dict:
+    def _loss_and_accuracy(self, prefix: str, X, y) -> dict:
         proba = self._proba(to_pixels(np.asarray(X)))
         known = np.isin(y, self.classes_)
         targets = np.searchsorted(self.classes_, np.asarray(y)[known])

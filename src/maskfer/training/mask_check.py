@@ -23,7 +23,8 @@ import maskfer
 from maskfer.core.cache import Cache
 from maskfer.core.files import atomic_write_bytes, atomic_write_json
 from maskfer.training.crops import FaceCropConfig, face_crops
-from maskfer.training.recipe import DefaultModelConfig, training_table
+from maskfer.training.recipe import DefaultModelConfig
+from maskfer.training.splits import training_table
 from maskfer.weights.format import MASK_CHECK_NAME, mask_check_metadata
 
 # (masking, framing, seed) of each view, and whether a mask is worn in it.

@@ -52,10 +52,11 @@ def calibration_sample(model_config, config: QuantizeConfig, cache: Cache | None
                        show: bool = False) -> np.ndarray:
     """`config.calibration_crops` uint8 crops (N, size, size, 3) drawn from the training crops of a recipe
     (`maskfer.training.recipe.DefaultModelConfig`), every view alike."""
-    from maskfer.training.recipe import crops_and_labels, training_table
+    from maskfer.training.recipe import crops_and_labels
+    from maskfer.training.splits import training_table
 
     train, _ = training_table(model_config)
-    X, _, _ = crops_and_labels(train, model_config.size, model_config.views, cache if cache is not None else Cache(), jobs,
+    X, _, _, _ = crops_and_labels(train, model_config.size, model_config.views, cache if cache is not None else Cache(), jobs,
                                show, model_config.border)
     chosen = np.random.default_rng(config.seed).choice(len(X), min(config.calibration_crops, len(X)), replace=False)
     return X[np.sort(chosen)].reshape(len(chosen), model_config.size, model_config.size, 3)

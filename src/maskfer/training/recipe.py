@@ -27,19 +27,25 @@ import maskfer
 from maskfer.core.cache import Cache
 from maskfer.core.files import atomic_write_bytes, atomic_write_json
 from maskfer.core.progress import counted
-from maskfer.data.readers import read_dataset
-from maskfer.data.sampling import held_out_subjects
-from maskfer.errors import MaskferError
+from maskfer.errors import MaskferError, check_name
+from maskfer.evaluation.metrics import validation_figure
 from maskfer.labels import EMOTIONS
 from maskfer.training.crops import FaceCropConfig, face_crops
+from maskfer.training.splits import SOURCE_FOLDERS, training_table
 from maskfer.weights.format import MODEL_NAME, TRAINING_LOG_NAME, TRAINING_STATE_NAME, model_metadata
 
-POSED_SETS = ("tcep", "ckplus")
 LABELS = {"fer2013": "FER2013's own labels", "ferplus": "FER+ majority labels (ten annotators; rows without a majority dropped)"}
 TARGETS = {"labels": "each photo's label, one-hot",
            "ferplus": "FER+'s ten annotators' votes over the seven classes for FER2013 photos (one-hot where FER+ has none)",
            "distill": "half the label, half the teacher's reading of the same photo unmasked (`teacher`, default the shipped model)"}
 DISTILL_WEIGHT = 0.5  # of the teacher's probabilities in a distilled target; the label keeps the rest
+# How often a training batch draws from each source: its share of the photos drawn.
+SOURCE_WEIGHTS = {"natural": "every photo as often as any other (a source's share is its size)",
+                  "sqrt": "a source's share proportional to the square root of its size",
+                  "equal": "every source the same share"}
+# How a class's rarity is met in training (`class_bias`, fitted after training, is the other lever).
+CLASS_BALANCE = {"none": "classes as each source has them",
+                 "sampling": "within each source, every class drawn equally often"}
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,14 @@ class DefaultModelConfig:
     targets: str = "labels"  # what the loss aims at: TARGETS
     teacher: str | None = None  # ONNX model read on the unmasked photo for targets="distill" (None: the shipped one)
     logit_adjustment: float = 0.0  # tau: the loss sees logits + tau * log(prior), against collapsing rare classes
-    validation_fraction: float = 0.1  # of TCEP's and CK+'s training people, scored per epoch beside FER2013 PublicTest
+    validation_fraction: float = 0.1  # of TCEP's and CK+'s training people and of RAF-DB's training photos: validation
+    sources: tuple[str, ...] = ("fer2013", "tcep", "ckplus")  # the training sources (maskfer.training.splits)
+    source_weights: str = "natural"  # SOURCE_WEIGHTS
+    class_balance: str = "none"  # CLASS_BALANCE
+    colour_jitter: float = 0.0  # a random gain and offset per channel, and one training crop in five made grey
+    label_smoothing: float = 0.0  # of each target spread evenly over the seven classes
+    mixup: float = 0.0  # Beta(a, a) mixup of training crops and their targets; 0 is off
+    class_bias: bool = False  # fit a bias per class beside the temperature, on validation weighted so that every source and class count the same
     masked_views: int = 1  # copies of each photo behind a drawn mask (random type, colour and seed each)
     occluder_views: int = 1  # copies of each photo's crop under a random occluder (maskfer.masks.occluder)
     calibrate: bool = True  # fit a temperature on the validation photos, inside the exported model
@@ -71,10 +84,13 @@ class DefaultModelConfig:
     seed: int = 0
 
     def __post_init__(self):
-        from maskfer.errors import check_name
-
+        object.__setattr__(self, "sources", tuple(self.sources))  # a list when read back from JSON
         check_name("labels", self.labels, LABELS)
         check_name("targets", self.targets, TARGETS)
+        check_name("source_weights", self.source_weights, SOURCE_WEIGHTS)
+        check_name("class_balance", self.class_balance, CLASS_BALANCE)
+        for source in self.sources:
+            check_name("source", source, SOURCE_FOLDERS)
 
     @property
     def views(self) -> tuple[tuple[str, int], ...]:
@@ -104,57 +120,12 @@ def recipe_command(config: dict) -> str | None:
     return None
 
 
-def training_table(config: DefaultModelConfig):
-    """(training photos, validation photos) as pandas tables.
-
-    Training: FER2013's training split and the training people of TCEP and CK+. Validation, which
-    chooses nothing but is scored every epoch and fits the temperature: FER2013's PublicTest (the
-    challenge's own validation part) and `validation_fraction` of TCEP's and CK+'s training people.
-    Never used: FER2013's PrivateTest, the held-out people, the KDEF sample (the evaluation sets).
-    """
-    import pandas as pd
-
-    root = Path(config.data)
-    fer = fer2013_table(root / "fer2013", config.labels)
-    train, validation = [fer[fer["split"] == "train"]], [fer[fer_validation_set(fer)]]
-    for name in POSED_SETS:
-        table = read_dataset(root / name).table
-        table = table[~held_out_subjects(table["subject"], config.holdout_fraction)]
-        held = held_out_subjects(table["subject"], config.validation_fraction, "validation")
-        train.append(table[~held])
-        validation.append(table[held])
-    if config.limit:
-        train, validation = ([p.sample(min(len(p), config.limit), random_state=config.seed) for p in parts]
-                             for parts in (train, validation))
-    return pd.concat(train, ignore_index=True), pd.concat(validation, ignore_index=True)
-
-
-def fer2013_table(root: Path, labels: str = "fer2013"):
-    """FER2013's photos; with `labels="ferplus"`, each labelled by its FER+ majority (and dropped without one)."""
-    table = read_dataset(root).table
-    if labels == "ferplus":
-        from maskfer.data.readers import ferplus_labels
-
-        table = table.assign(emotion=ferplus_labels(table, root))
-        table = table[table["emotion"].notna()].reset_index(drop=True)
-    return table
-
-
-def fer_validation_set(fer):
-    """FER2013's PublicTest photos: the challenge's validation part."""
-    return ((fer["split"] == "test") & fer["source"].str.contains("PublicTest")).to_numpy()
-
-
-def fer_evaluation_set(fer):
-    """FER2013's PrivateTest photos: the challenge's final test, never seen in training."""
-    return ((fer["split"] == "test") & fer["source"].str.contains("PrivateTest")).to_numpy()
-
-
 def crops_and_labels(table, size: int, views: tuple[tuple[str, int], ...], cache: Cache, jobs: int, show: bool = False,
                      border: str = "replicate"):
-    """Aligned crops of every photo in each (masking, seed) view: flattened uint8 rows, label indices, and each
-    row's photo (its position in `table`). `show`: count the photos on stderr (`maskfer.core.progress.counted`)."""
-    X, y, photos = [], [], []
+    """Aligned crops of every photo in each (masking, seed) view: flattened uint8 rows, label indices, each row's
+    photo (its position in `table`) and each row's view (its masking). `show`: count the photos on stderr
+    (`maskfer.core.progress.counted`)."""
+    X, y, photos, masking = [], [], [], []
     labels = table["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy()
     for mask, seed in views:
         with counted(f"crops ({mask}, seed {seed})", len(table), show) as advance:
@@ -164,7 +135,8 @@ def crops_and_labels(table, size: int, views: tuple[tuple[str, int], ...], cache
         X.append(crops[ok].reshape(len(ok), -1))
         y.append(labels[ok])
         photos.append(ok)
-    return np.concatenate(X), np.concatenate(y), np.concatenate(photos)
+        masking.append(np.full(len(ok), mask, dtype=object))
+    return np.concatenate(X), np.concatenate(y), np.concatenate(photos), np.concatenate(masking)
 
 
 def target_distributions(table, config: DefaultModelConfig, cache: Cache, jobs: int) -> np.ndarray | None:
@@ -203,26 +175,36 @@ def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | No
     started = time.perf_counter()
     train, validation = training_table(config)
     say(f"faces: {len(train)} training photos, {len(validation)} validation photos ({len(config.views)} views each)")
-    X, y, photos = crops_and_labels(train, config.size, config.views, cache, jobs, show, config.border)
-    X_val, y_val, _ = crops_and_labels(validation, config.size, config.views, cache, jobs, show, config.border)
+    X, y, photos, _ = crops_and_labels(train, config.size, config.views, cache, jobs, show, config.border)
+    X_val, y_val, val_photos, val_views = crops_and_labels(validation, config.size, config.views, cache, jobs, show, config.border)
+    val_sources = validation["dataset"].to_numpy()[val_photos]
     targets = target_distributions(train, config, cache, jobs)
     say(f"crops ready after {time.perf_counter() - started:.0f} s: {len(y)} training, {len(y_val)} validation")
     steps = max(1, int(np.ceil(config.epoch_fraction * len(y) / config.batch_size)))
     # Every epoch's state goes to out/training-state.pt: a killed run resumes at the epoch it reached.
     model = CNNClassifier(backbone=config.backbone, weights="imagenet", epochs=config.epochs, batch_size=config.batch_size,
                           lr=config.lr, weight_decay=config.weight_decay, schedule="cosine", max_batches=steps,
-                          augment_flip=True, augment_shift=config.shift, logit_adjustment=config.logit_adjustment,
+                          augment_flip=True, augment_shift=config.shift, augment_colour=config.colour_jitter,
+                          logit_adjustment=config.logit_adjustment, label_smoothing=config.label_smoothing, mixup=config.mixup,
                           random_state=config.seed, verbose=show, threads=config.threads,
                           checkpoint=str(out / TRAINING_STATE_NAME), resume_data=resume_data)
     out.mkdir(parents=True, exist_ok=True)
-    model.fit(X, y, eval_set=(X_val, y_val), soft_targets=None if targets is None else targets[photos])
+    weights = sampling_weights(train, config)
+    model.fit(X, y, eval_set=(X_val, y_val), soft_targets=None if targets is None else targets[photos],
+              sample_weight=None if weights is None else weights[photos])
     if len(model.classes_) != len(EMOTIONS):
         raise MaskferError(f"training data has {len(model.classes_)} of the {len(EMOTIONS)} expressions; need all")
-    temperature = fit_temperature(deployed_logits(model, X_val, config), y_val) if config.calibrate else 1.0
-    say(f"temperature {temperature:.3f} (fitted on the validation photos)")
+    logits = deployed_logits(model, X_val, config)
+    cell_weights = cell_balanced_weights(y_val, val_sources, val_views)
+    temperature, bias = fit_calibration(logits, y_val, cell_weights if config.class_bias else None) if config.calibrate else (1.0, None)
+    say(f"temperature {temperature:.3f}" + ("" if bias is None else ", class bias " + " ".join(f"{b:+.2f}" for b in bias))
+        + " (fitted on the validation photos)")
+    calibrated = logits / temperature + (0 if bias is None else np.asarray(bias))
+    figure = validation_figure(y_val, calibrated.argmax(1), val_sources, val_views)
+    say(f"validation figure {100 * figure['figure']:.2f} (mean balanced accuracy over sources and views)")
     record = {"maskfer_version": maskfer.__version__, "config": asdict(config), "n_train": int(len(y)),
               "n_validation": int(len(y_val)), "history": model.history_, "data_changes": model.data_changes_,
-              "temperature": temperature,
+              "temperature": temperature, "class_bias": bias, "validation_figure": figure,
               "seconds": time.perf_counter() - started}
     export_onnx(model, config, out / MODEL_NAME, record)
     atomic_write_json(out / TRAINING_LOG_NAME, record)
@@ -236,6 +218,54 @@ def deployed_logits(model, X: np.ndarray, config: DefaultModelConfig) -> np.ndar
         mirrored = X.reshape(len(X), config.size, config.size, 3)[:, :, ::-1].reshape(len(X), -1)
         logits = (logits + model.decision_function(np.ascontiguousarray(mirrored))) / 2
     return logits
+
+
+def sampling_weights(train, config: DefaultModelConfig) -> np.ndarray | None:
+    """Each training photo's chance of being drawn, by `config.source_weights` and `config.class_balance` (None where
+    every photo is drawn as often as any other: the plain shuffled epoch)."""
+    if config.source_weights == "natural" and config.class_balance == "none":
+        return None
+    sources = train["dataset"].to_numpy()
+    weights = np.ones(len(train))
+    if config.class_balance == "sampling":  # within a source, each class gets the source's photos' weight in equal parts
+        cells = train.groupby(["dataset", "emotion"])["path"].transform("size").to_numpy()
+        per_source = train.groupby("dataset")["emotion"].transform("nunique").to_numpy()
+        weights = train.groupby("dataset")["path"].transform("size").to_numpy() / (cells * per_source)
+    size = {s: (sources == s).sum() for s in np.unique(sources)}
+    share = {"natural": lambda n: n, "sqrt": np.sqrt, "equal": lambda n: 1.0}[config.source_weights]
+    for source, n in size.items():  # scale each source's total to its share
+        rows = sources == source
+        weights[rows] *= share(n) / weights[rows].sum()
+    return weights / weights.sum()
+
+
+def cell_balanced_weights(y: np.ndarray, sources: np.ndarray, views: np.ndarray) -> np.ndarray:
+    """A weight per validation row such that every (source, view, class) cell weighs the same in all: the validation
+    figure's balance, for fitting what it chooses (the class bias)."""
+    keys = np.array([f"{s}/{v}/{k}" for s, v, k in zip(sources, views, y)])
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    weights = 1.0 / counts[inverse]
+    return weights / weights.sum()
+
+
+def fit_calibration(logits: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, list[float] | None]:
+    """The temperature alone (weights None: `fit_temperature`), or the temperature and a bias per class minimising the
+    `weights`-weighted negative log-likelihood of softmax(logits / T + b): a prior fitted so that the weighted photos'
+    classes (every source and class the same, `cell_balanced_weights`) are answered in their proportion."""
+    if weights is None:
+        return fit_temperature(logits, y), None
+    from scipy.optimize import minimize
+
+    logits = np.asarray(logits, np.float64)
+    n, k = logits.shape
+
+    def nll(params):
+        z = logits / np.exp(params[0]) + np.concatenate([[0.0], params[1:]])  # bias of the first class fixed: softmax ignores a shift
+        z = z - z.max(axis=1, keepdims=True)
+        return float(np.sum(weights * (np.log(np.exp(z).sum(axis=1)) - z[np.arange(n), y])))
+
+    params = minimize(nll, np.zeros(k), method="L-BFGS-B", bounds=[(-3, 3)] + [(-5, 5)] * (k - 1)).x
+    return float(np.exp(params[0])), [0.0, *map(float, params[1:])]
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
@@ -288,6 +318,7 @@ def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dic
     from maskfer.models.cnn import MEAN, STD
 
     temperature = float(record.get("temperature", 1.0))
+    bias = torch.tensor(record.get("class_bias") or [0.0] * len(EMOTIONS), dtype=torch.float32)
 
     class Deployed(torch.nn.Module):
         def __init__(self, net):
@@ -299,7 +330,7 @@ def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dic
             logits = self.net(x)
             if config.flip_test:  # a mirrored face shows the same expression: average the two readings
                 logits = (logits + self.net(x.flip(3))) / 2
-            return (logits / temperature).softmax(1)
+            return (logits / temperature + bias).softmax(1)
 
     buffer = io.BytesIO()
     dummy = torch.zeros(1, config.size, config.size, 3)
