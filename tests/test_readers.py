@@ -119,6 +119,8 @@ def test_unknown_layout_name_lists_the_valid_ones(kdef_like):
     ("tcep", "tcep", 1232, 29),
     ("ckplus", "ckplus", 873, 123),
     ("fer2013", "fer2013", 35887, 0),
+    ("rafdb", "rafdb", 15339, 0),
+    ("affectnet-subset", "affectnet", 15380, 0),
 ])
 @pytest.mark.slow
 def test_real_datasets(folder, layout, n_images, n_subjects):
@@ -147,3 +149,25 @@ def test_ferplus_votes_are_the_seven_classes_counts_in_our_order_joined_by_folde
     assert has.mean() > 0.95 and (votes[has] >= 0).all() and (votes[has].sum(axis=1) <= 10).all()
     named = majority.notna().to_numpy()
     assert np.array_equal(votes[named].argmax(axis=1), [EMOTIONS.index(e) for e in majority[named]])
+
+
+def test_rafdb_and_affectnet_layouts_are_told_apart_from_fer2013(tmp_path):
+    for split in ("train", "test"):
+        save(tmp_path / "raf" / split / "happy" / f"{split}_0001_aligned.jpg", face_like(0, 0))
+        save(tmp_path / "fer" / split / "happy" / f"{split.title()}_1.jpg", face_like(0, 0))
+    for split in ("train", "valid", "test"):
+        save(tmp_path / "aff" / split / "sad" / f"image000{len(split)}.jpg", face_like(0, 0))
+    assert [detect_layout(tmp_path / n) for n in ("raf", "fer", "aff")] == ["rafdb", "fer2013", "affectnet"]
+    affectnet = read_dataset(tmp_path / "aff").table
+    assert sorted(affectnet["split"]) == ["test", "train", "val"] and not affectnet["duplicate_of_train"].any()
+
+
+def test_affectnet_marks_photos_whose_copy_is_in_train(tmp_path):
+    for path in ("train/sad/image01.jpg", "valid/sad/image02.jpg", "test/sad/image03.jpg", "test/sad/image04.jpg"):
+        save(tmp_path / path, face_like(0, 0))
+    (tmp_path / "duplicates.csv").write_text("group,path,split,label\n0,train/sad/image01.jpg,train,sad\n"
+                                             "0,valid/sad/image02.jpg,valid,sad\n1,test/sad/image03.jpg,test,sad\n"
+                                             "1,valid/sad/image09.jpg,valid,sad\n")
+    table = read_dataset(tmp_path, layout="affectnet").table
+    marked = dict(zip(table["path"].map(lambda p: p.split("/")[-1]), table["duplicate_of_train"]))
+    assert marked == {"image01.jpg": False, "image02.jpg": True, "image03.jpg": False, "image04.jpg": False}
