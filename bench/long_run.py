@@ -16,7 +16,9 @@ checkpoint checks (a fingerprint of the data).
 
 When the last epoch is done, the run writes maskfer-model-v3/maskfer-expression.onnx and
 mask-check.onnx, and then the int8 copy that would ship, maskfer-expression-int8.onnx (`maskfer
-quantize-model`, as the shipped model was made). Before shipping: `python bench/validation_check.py
+quantize-model`, as the shipped model was made). v3's run has ended and shipped: its progress.json stays as the
+record, and its last recorded state (training-state.pt) was taken out of the tree (it is in the history at
+commit c68dd00). A run's state is committed at most once a session and removed when the run ends. Before shipping: `python bench/validation_check.py
 v3=maskfer-model-v3/maskfer-expression.onnx "v3 int8=maskfer-model-v3/maskfer-expression-int8.onnx"`
 (validation photos only; add v2 and the one-pass export to choose the mirror there too), then copy the int8 file to src/maskfer/weights/maskfer-expression.onnx with
 mask-check.onnx and training.json, and regenerate MODEL_CARD.md.
