@@ -322,3 +322,28 @@ def test_quantize_model_writes_an_int8_copy_that_reads_like_the_float_one(tmp_pa
     assert np.allclose(int8_model.probabilities(crops).sum(1), 1, atol=1e-5)  # the head stays float: no 1/255 steps
     with pytest.raises(MaskferError, match="already quantized"):
         quantize_model(written, tmp_path / "again.onnx", crops[:16])
+
+
+@pytest.mark.slow
+def test_sample_weights_draw_the_batches_and_key_the_checkpoint(tmp_path):
+    X, y = image_rows()
+    only_sad = (y == 5).astype(float)  # every batch drawn from one class: the head learns to answer it
+    model = CNNClassifier(**{**SMOKE, "epochs": 3, "lr": 1e-2}).fit(X, y, sample_weight=only_sad)
+    assert (model.predict(X) == 5).mean() > 0.9
+    with pytest.raises(MaskferError, match="sample_weight must be 42"):
+        CNNClassifier(**SMOKE).fit(X, y, sample_weight=np.ones(3))
+    checkpoint = str(tmp_path / "state.pt")
+    CNNClassifier(**SMOKE, checkpoint=checkpoint).fit(X, y, sample_weight=np.ones(len(y)))
+    with pytest.raises(MaskferError, match="the training data"):  # other weights are another run
+        CNNClassifier(**SMOKE, checkpoint=checkpoint).fit(X, y, sample_weight=only_sad + 0.1)
+
+
+@pytest.mark.slow
+def test_label_smoothing_and_mixup_change_training_and_are_checked():
+    X, y = image_rows()
+    plain = CNNClassifier(**SMOKE).fit(X, y)
+    for option in ({"label_smoothing": 0.2}, {"mixup": 0.4}):
+        other = CNNClassifier(**SMOKE, **option).fit(X, y)
+        assert other.history_[0]["train_loss"] != plain.history_[0]["train_loss"]
+    with pytest.raises(MaskferError, match="label_smoothing must be in"):
+        CNNClassifier(**SMOKE, label_smoothing=1.0).fit(X, y)

@@ -137,3 +137,17 @@ def test_a_counted_step_in_a_log_prints_a_line_every_twentieth_with_the_time_lef
     with counted("quiet", 40, show=False) as advance:
         advance(40)
     assert capsys.readouterr().err == ""
+
+
+def test_the_validation_figure_weighs_every_source_view_and_class_the_same():
+    from maskfer.evaluation.metrics import answer_shares, balanced_accuracy, validation_figure
+
+    # Source a: 9 of class 0 right, 1 of class 1 wrong (accuracy 90%, balanced 50%); source b: all right.
+    y = np.array([0] * 9 + [1] + [2, 3])
+    predicted = np.array([0] * 9 + [0] + [2, 3])
+    sources = np.array(["a"] * 10 + ["b"] * 2)
+    assert balanced_accuracy(y[:10], predicted[:10]) == 0.5
+    result = validation_figure(y, predicted, sources, np.array(["none"] * 12))
+    assert result["cells"] == {"a/none": 0.5, "b/none": 1.0} and result["figure"] == 0.75
+    shares = answer_shares(y[:10], predicted[:10])
+    assert shares["most_over_answered"] == "afraid" and shares["largest_ratio"] == pytest.approx(10 / 9)

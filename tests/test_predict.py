@@ -473,3 +473,25 @@ def test_the_summary_goes_to_stdout_whenever_rows_go_to_a_file(tmp_path):
         result = run("predict", *[tmp_path / n for n in names], "--out", tmp_path / f"rows-{status}.csv")
         assert result.exit_code == status
         assert f"of {len(names)} file" in result.stdout and "read" not in result.stderr, (result.stdout, result.stderr)
+
+
+@pytest.mark.slow
+def test_a_recipe_over_every_source_trains_weighted_and_exports_its_class_bias(tmp_path):
+    from conftest import shared
+
+    from maskfer.training.recipe import DefaultModelConfig, train_default
+
+    data = shared("rafdb").parent
+    config = DefaultModelConfig(data=str(data), sources=("fer2013", "rafdb", "affectnet", "tcep", "ckplus"), epochs=1, limit=12,
+                                source_weights="sqrt", class_balance="sampling", class_bias=True, colour_jitter=0.1,
+                                label_smoothing=0.1, mixup=0.2)
+    record = train_default(config, tmp_path / "model", say=lambda line: None, show=False)
+    cells = record["validation_figure"]["cells"]
+    assert len(cells) == 15 and {c.split("/")[0] for c in cells} == set(config.sources)
+    assert record["validation_figure"]["figure"] == pytest.approx(np.mean(list(cells.values())))
+    bias = record["class_bias"]
+    assert len(bias) == 7 and bias[0] == 0 and any(b != 0 for b in bias)
+    model = load_model(str(tmp_path / "model" / "maskfer-expression.onnx"))
+    assert json.loads(model.metadata["config"])["sources"] == list(config.sources)
+    probabilities = model.probabilities(np.zeros((2, 64, 64, 3), np.uint8))
+    np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
