@@ -133,3 +133,32 @@ def test_sixteen_bit_and_float_arrays_are_not_clipped_to_white():
 def test_non_finite_arrays_are_refused():
     with pytest.raises(MaskferError, match="NaN"):
         load_image(np.full((8, 8, 3), np.nan))
+
+
+# EXIF orientation -> the transpose that stores an upright picture so that the tag turns it upright again.
+STORED_AS = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+             5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
+             8: Image.Transpose.ROTATE_270}
+
+
+@pytest.mark.parametrize("orientation", sorted(STORED_AS))
+def test_every_exif_orientation_reads_upright_by_every_entry_point(tmp_path, orientation):
+    from skimage import data as skdata
+
+    import maskfer
+    from maskfer.web.app import ServeConfig
+
+    upright = Image.fromarray(skdata.astronaut()).resize((256, 256))
+    stored = upright if STORED_AS[orientation] is None else upright.transpose(STORED_AS[orientation])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"phone-{orientation}.jpg"
+    stored.save(path, quality=95, exif=exif)
+    expected = np.asarray(upright).astype(int)
+    with Image.open(path) as opened:
+        reads = [read_image(path), decode_upload(path.read_bytes(), ServeConfig()), load_image(opened)]
+    for pixels in reads:
+        assert pixels.shape == expected.shape and np.abs(pixels.astype(int) - expected).mean() < 4
+    face, = maskfer.predict(path)
+    assert abs(face.roll) < 15  # read upright: the portrait's head is nearly level
+    assert 60 < (face.box[0] + face.box[2]) / 2 < 200 and (face.box[1] + face.box[3]) / 2 < 140  # the face is high in the picture

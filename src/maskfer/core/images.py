@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from maskfer.errors import MaskferError
 
@@ -133,7 +133,10 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
 
     The one conversion behind every entry point: files, PIL images and uploads all come here;
     numeric modes share `array_to_rgb`'s levels rule and transparency is composited over white.
+    An EXIF orientation tag (a phone's photo stored sideways) is applied first, so the pixels are the
+    picture as its owner sees it, and boxes fall in that picture's coordinates.
     """
+    image = ImageOps.exif_transpose(image)
     if image.mode in _NUMERIC_MODES:
         return array_to_rgb(np.asarray(image))
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
