@@ -153,7 +153,7 @@ CACHE_DIR = typer.Option(None, "--cache-dir", help="Cache folder (default $MASKF
 NO_CACHE = typer.Option(False, "--no-cache", help="Compute everything afresh and store nothing.")
 
 
-LAYOUT = typer.Option("auto", "--layout", help="Dataset layout: auto (detect it), kdef, tcep, ckplus, fer2013, fer2013_csv or class_folders.")
+LAYOUT = typer.Option("auto", "--layout", help="Dataset layout: auto (detect it), kdef, tcep, ckplus, fer2013, fer2013_csv, rafdb, affectnet or class_folders.")
 
 
 DATASET = typer.Argument(..., help="Dataset folder or fer2013.csv.", metavar="DATASET", show_default=False)
