@@ -88,6 +88,7 @@ def test_the_card_names_the_recipe_that_remakes_the_model():
     for name, recipe in RECIPES.items():
         config = {**asdict(recipe), "data": "/elsewhere", "threads": 1}  # where and how fast it ran do not count
         assert recipe_command(config) == f"--recipe {name}"
+        assert recipe_command(json.loads(json.dumps(config))) == f"--recipe {name}"  # as a model file stores it
         assert recipe_command({**config, "flip_test": not recipe.flip_test}) == \
             f"--recipe {name} {'--no-mirror' if recipe.flip_test else '--mirror'}"
     assert recipe_command({**asdict(RECIPES["v3"]), "size": 80}) is None  # no recipe trains at 80 px

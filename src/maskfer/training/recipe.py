@@ -17,6 +17,7 @@ Recipe, top to bottom:
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -112,8 +113,9 @@ def recipe_command(config: dict) -> str | None:
     """The `maskfer train-default` options that remake a model trained with `config` (a stored config dict): its
     recipe's name, and `--mirror`/`--no-mirror` where the export differs from the recipe there; None where no recipe
     matches. Where and on how many threads it ran (data, threads) do not decide the model."""
+    config = json.loads(json.dumps(config))
     for name, recipe in RECIPES.items():
-        wanted = asdict(recipe)
+        wanted = json.loads(json.dumps(asdict(recipe)))  # as a stored config has it: tuples are lists there
         if all(config.get(key, value) == value for key, value in wanted.items() if key not in ("data", "threads", "flip_test")):
             flip = config.get("flip_test", recipe.flip_test)
             return f"--recipe {name}" + ("" if flip == recipe.flip_test else " --mirror" if flip else " --no-mirror")
