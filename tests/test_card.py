@@ -1,5 +1,7 @@
 """The model card's pieces that need no model run: the ablation table and the tight crops of the evaluation sets."""
 
+import json
+
 import numpy as np
 import pandas as pd
 
