@@ -4,24 +4,24 @@
     python bench/long_run.py --run              # trains (or resumes) it; records every finished epoch
     python bench/long_run.py --run --threads 1  # one core, leaving the other free
 
-It is `maskfer train-default --recipe v3` (the recipe is `maskfer.training.recipe.RECIPES["v3"]`,
-chosen from `bench/ablate.py`'s table), writing into maskfer-model-v3/. The run checkpoints every
-epoch there, and a local rerun resumes exactly. A machine lasts one session, the run many, so after
-every finished epoch the checkpoint is also recorded in bench/results/long-run/ (weights and
-Adam's moments as bfloat16, so it fits in the repository; about half the bytes), and `--run` on a
-fresh machine puts it back first: training continues at the recorded epoch. That continuation
-differs from an unbroken run by the rounding of the recorded state, nothing else. The crops
-are made afresh from the data (about 5 minutes); they must be the same crops, which the
-checkpoint checks (a fingerprint of the data).
+It is `maskfer train-default --recipe v4` (the recipe is `maskfer.training.recipe.RECIPES["v4"]`,
+chosen from `bench/ablate_v4.py`'s table by the rule in docs/model-v4.md), writing into maskfer-model-v4/.
+The run checkpoints every epoch there, and a local rerun resumes exactly. A machine lasts one session, the
+run many, so a finished epoch's checkpoint is also recorded in bench/results/long-run-v4/ (weights and
+Adam's moments as bfloat16, about half the bytes), and `--run` on a fresh machine puts it back first:
+training continues at the recorded epoch. That continuation differs from an unbroken run by the rounding
+of the recorded state, nothing else. The crops are made afresh from the data; they must be the same crops,
+which the checkpoint checks (a fingerprint of the data and the sampling weights). Every recorded copy that is
+committed stays in the history for good: commit the state at most once a session, and take it out of the
+tree when the run ends (v3's run, recorded in bench/results/long-run/, ended so; its progress.json stays as
+the record, its state is in the history at commit c68dd00).
 
-When the last epoch is done, the run writes maskfer-model-v3/maskfer-expression.onnx and
+When the last epoch is done, the run writes maskfer-model-v4/maskfer-expression.onnx and
 mask-check.onnx, and then the int8 copy that would ship, maskfer-expression-int8.onnx (`maskfer
-quantize-model`, as the shipped model was made). v3's run has ended and shipped: its progress.json stays as the
-record, and its last recorded state (training-state.pt) was taken out of the tree (it is in the history at
-commit c68dd00). A run's state is committed at most once a session and removed when the run ends. Before shipping: `python bench/validation_check.py
-v3=maskfer-model-v3/maskfer-expression.onnx "v3 int8=maskfer-model-v3/maskfer-expression-int8.onnx"`
-(validation photos only; add v2 and the one-pass export to choose the mirror there too), then copy the int8 file to src/maskfer/weights/maskfer-expression.onnx with
-mask-check.onnx and training.json, and regenerate MODEL_CARD.md.
+quantize-model`, as the shipped model was made). Before shipping, by docs/model-v4.md's rule: its validation
+figure (training.json's `validation_figure`, and `bench/validation_check.py` for the int8 copy beside v3) must
+beat v3's; then copy the int8 file to src/maskfer/weights/maskfer-expression.onnx with mask-check.onnx and
+training.json, and regenerate MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPE = "v3"
-OUT = ROOT / "maskfer-model-v3"
-RECORD = ROOT / "bench" / "results" / "long-run"
+RECIPE = "v4"
+OUT = ROOT / "maskfer-model-v4"
+RECORD = ROOT / "bench" / "results" / "long-run-v4"
 STATE = "training-state.pt"
 
 

@@ -15,7 +15,7 @@ from maskfer.errors import MaskferError
 def train_default(
     data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder holding fer2013/, tcep/ and ckplus/."),
     out: Path = typer.Option(Path("maskfer-model"), "--out", "-o", help="Folder for the ONNX model, mask check and training log."),
-    recipe: str = typer.Option("v3", "--recipe", help="The recipe by name (RECIPES in maskfer.training.recipe): v3 made the shipped model, v2 the one before."),
+    recipe: str = typer.Option("v3", "--recipe", help="The recipe by name (RECIPES in maskfer.training.recipe): v3 made the shipped model, v2 the one before, v4 (every source) is training."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (default: the recipe's)."),
     labels: Optional[str] = typer.Option(None, "--labels", help="FER2013's photos labelled by 'fer2013' (its own labels) or 'ferplus' (FER+ majority); default: the recipe's."),
     flip_test: Optional[bool] = typer.Option(None, "--mirror/--no-mirror",

@@ -105,8 +105,14 @@ class DefaultModelConfig:
 # averaging inside the exported graph (+0.5 to +1.3 for v2), and twice the epochs (v2's training accuracy was still
 # rising at its last epoch). FER+ vote targets, distillation from the unmasked reading and the EfficientNet-Lite
 # backbones did not help there and are left out.
+# "v4" (training, not shipped) is chosen by docs/model-v4.md's rule from `bench/ablate_v4.py`'s table: every source,
+# 96 px, colour jitter, and class-balanced sampling within each source (+4.2 points on the validation figure, over the
+# 3.6 of the seed noise); no other lever cleared that bar, and the mirror earned under a point. Its 8 epochs were
+# fixed before its run started.
 RECIPES = {"v2": DefaultModelConfig(),
-           "v3": DefaultModelConfig(size=96, logit_adjustment=1.0, flip_test=True, epochs=12)}
+           "v3": DefaultModelConfig(size=96, logit_adjustment=1.0, flip_test=True, epochs=12),
+           "v4": DefaultModelConfig(size=96, sources=("fer2013", "rafdb", "affectnet", "tcep", "ckplus"), colour_jitter=0.1,
+                                    class_balance="sampling", epochs=8)}
 
 
 def recipe_command(config: dict) -> str | None:
