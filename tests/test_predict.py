@@ -476,15 +476,17 @@ def test_the_summary_goes_to_stdout_whenever_rows_go_to_a_file(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_recipe_over_every_source_trains_weighted_and_exports_its_class_bias(tmp_path):
+def test_recipe_v4_over_every_source_trains_weighted_and_exports_its_class_bias(tmp_path):
     from conftest import shared
 
-    from maskfer.training.recipe import DefaultModelConfig, train_default
+    from dataclasses import replace
+
+    from maskfer.training.recipe import RECIPES, train_default
 
     data = shared("rafdb").parent
-    config = DefaultModelConfig(data=str(data), sources=("fer2013", "rafdb", "affectnet", "tcep", "ckplus"), epochs=1, limit=12,
-                                source_weights="sqrt", class_balance="sampling", class_bias=True, colour_jitter=0.1,
-                                label_smoothing=0.1, mixup=0.2)
+    # recipe v4 (every source, class-balanced sampling), small, with the levers it did not adopt switched on too
+    config = replace(RECIPES["v4"], data=str(data), epochs=1, limit=12, size=64, source_weights="sqrt", class_bias=True,
+                     label_smoothing=0.1, mixup=0.2)
     record = train_default(config, tmp_path / "model", say=lambda line: None, show=False)
     cells = record["validation_figure"]["cells"]
     assert len(cells) == 15 and {c.split("/")[0] for c in cells} == set(config.sources)
