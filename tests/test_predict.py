@@ -491,7 +491,7 @@ def test_recipe_v4_over_every_source_trains_weighted_and_exports_its_class_bias(
     cells = record["validation_figure"]["cells"]
     assert len(cells) == 15 and {c.split("/")[0] for c in cells} == set(config.sources)
     assert record["validation_figure"]["figure"] == pytest.approx(np.mean(list(cells.values())))
-    bias = record["class_bias"]
+    bias = record["fitted_class_bias"]
     assert len(bias) == 7 and bias[0] == 0 and any(b != 0 for b in bias)
     model = load_model(str(tmp_path / "model" / "maskfer-expression.onnx"))
     assert json.loads(model.metadata["config"])["sources"] == list(config.sources)

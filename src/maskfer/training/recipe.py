@@ -212,7 +212,7 @@ def train_default(config: DefaultModelConfig, out: str | Path, cache: Cache | No
     say(f"validation figure {100 * figure['figure']:.2f} (mean balanced accuracy over sources and views)")
     record = {"maskfer_version": maskfer.__version__, "config": asdict(config), "n_train": int(len(y)),
               "n_validation": int(len(y_val)), "history": model.history_, "data_changes": model.data_changes_,
-              "temperature": temperature, "class_bias": bias, "validation_figure": figure,
+              "temperature": temperature, "fitted_class_bias": bias, "validation_figure": figure,
               "seconds": time.perf_counter() - started}
     export_onnx(model, config, out / MODEL_NAME, record)
     atomic_write_json(out / TRAINING_LOG_NAME, record)
@@ -326,7 +326,7 @@ def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dic
     from maskfer.models.cnn import MEAN, STD
 
     temperature = float(record.get("temperature", 1.0))
-    bias = torch.tensor(record.get("class_bias") or [0.0] * len(EMOTIONS), dtype=torch.float32)
+    bias = torch.tensor(record.get("fitted_class_bias") or [0.0] * len(EMOTIONS), dtype=torch.float32)
 
     class Deployed(torch.nn.Module):
         def __init__(self, net):
