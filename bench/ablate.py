@@ -147,18 +147,19 @@ def prepare(config: AblationConfig, levers: list[str], jobs: int) -> None:
             target_distributions(training_table(recipe)[0], recipe, cache, jobs)
 
 
-def recorded() -> dict:
-    if not RECORD.exists():
+def recorded(path: Path = RECORD) -> dict:
+    """Lever name -> its recorded row (one finished lever a line of `path`)."""
+    if not path.exists():
         return {}
-    return {row["lever"]: row for row in map(json.loads, filter(str.strip, RECORD.read_text().splitlines()))}
+    return {row["lever"]: row for row in map(json.loads, filter(str.strip, path.read_text().splitlines()))}
 
 
-def record(row: dict) -> None:
+def record(row: dict, path: Path = RECORD, levers=LEVERS) -> None:
+    """Add or replace one lever's row in `path`, the rows kept in the order of `levers`."""
     from maskfer.core.files import atomic_write_bytes
 
-    rows = {**recorded(), row["lever"]: row}
-    text = "".join(json.dumps(rows[name]) + "\n" for name in LEVERS if name in rows)  # one finished lever a line
-    atomic_write_bytes(RECORD, text.encode())
+    rows = {**recorded(path), row["lever"]: row}
+    atomic_write_bytes(path, "".join(json.dumps(rows[name]) + "\n" for name in levers if name in rows).encode())
 
 
 def main():

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+import ablate
 from ablate import lever_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,19 +130,6 @@ def prepare(levers: list[str], data: str, jobs: int) -> None:
             crops_and_labels(part, size, recipe.views, cache, jobs, show=True, border=recipe.border)
 
 
-def recorded() -> dict:
-    if not RECORD.exists():
-        return {}
-    return {row["lever"]: row for row in map(json.loads, filter(str.strip, RECORD.read_text().splitlines()))}
-
-
-def record(row: dict) -> None:
-    from maskfer.core.files import atomic_write_bytes
-
-    rows = {**recorded(), row["lever"]: row}
-    atomic_write_bytes(RECORD, "".join(json.dumps(rows[name]) + "\n" for name in LEVERS if name in rows).encode())
-
-
 def table(rows: dict) -> str:
     """The lever table as Markdown: minutes, the figure in each variant and its change from the plain recipe."""
     base = rows.get("v4 plain")
@@ -166,7 +154,7 @@ def main():
     parser.add_argument("--parallel", type=int, default=2, help="levers trained side by side, one torch thread each")
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     args = parser.parse_args()
-    rows = recorded()
+    rows = ablate.recorded(RECORD)
     if args.run:
         todo = [name for name in (args.only or LEVERS)
                 if name not in rows or rows[name]["recipe"] != asdict(recipe_of(name, args.data))]
@@ -174,9 +162,9 @@ def main():
         with ProcessPoolExecutor(max_workers=max(1, args.parallel)) as pool:
             for done in as_completed([pool.submit(run_lever, name, args.data) for name in todo]):
                 row = done.result()
-                record(row)
+                ablate.record(row, RECORD, LEVERS)
                 print(f"recorded {row['lever']}: figure {100 * row['scores']['as trained']['figure']:.2f}", flush=True)
-        rows = recorded()
+        rows = ablate.recorded(RECORD)
     print(f"v4 levers: the validation figure % (mean balanced accuracy over 5 sources x 3 views) after one pass over at most "
           f"{base_recipe(args.data).limit} training photos per source, every view (change from the plain recipe):")
     print(table({name: rows[name] for name in LEVERS if name in rows}))
