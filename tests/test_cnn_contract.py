@@ -5,6 +5,7 @@ here the same promises are checked on what these estimators take: flattened 8x8 
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -92,6 +93,32 @@ def test_classifier_takes_read_only_arrays_and_plain_lists():
     probabilities = _classifier().fit(X, y).predict_proba(X)
     assert np.array_equal(_classifier().fit(X.tolist(), list(y)).predict_proba(X.tolist()), probabilities)
 
+
+
+def test_sample_weights_are_checked_and_left_alone():
+    X, y = _images()
+    weights = np.ones(len(y))
+    weights[0] = 10.0
+    given = weights.copy()
+    probabilities = _classifier().fit(X, y, sample_weight=weights).predict_proba(X)
+    assert np.array_equal(weights, given)  # not overwritten
+    for same in (weights.tolist(), pd.Series(weights)):
+        assert np.array_equal(_classifier().fit(X, y, sample_weight=same).predict_proba(X), probabilities)
+    for wrong, message in ((np.ones(2 * len(y)), "finite non-negative"), (np.ones((len(y), 2)), "finite non-negative"),
+                           (-weights, "finite non-negative"), (np.zeros(len(y)), "all zero"),
+                           (np.where(y == "sad", 0.0, 1.0), "no weight to class sad")):
+        with pytest.raises(ValueError, match=message):
+            _classifier().fit(X, y, sample_weight=wrong)
+
+
+def test_rows_of_zero_weight_are_never_drawn():
+    X, y = _images()
+    junk = np.ones((8, X.shape[1]), dtype=np.float32)  # bright rows labelled against the pattern, weighing nothing
+    weighted = _classifier().fit(np.vstack([X, junk]), np.concatenate([y, np.full(8, "happy")]),
+                                 sample_weight=np.r_[np.ones(len(y)), np.zeros(8)])
+    alone = _classifier().fit(X, y, sample_weight=np.ones(len(y)))
+    assert np.allclose(weighted.predict_proba(X), alone.predict_proba(X), atol=1e-6)
+    assert not np.allclose(_classifier().fit(X, y).predict_proba(X), alone.predict_proba(X), atol=1e-6)
 
 def _fit_killed_after_epoch_two(monkeypatch, checkpoint, X, y):
     """A 3-epoch fit with `checkpoint` that is interrupted just after epoch 2's checkpoint is written."""

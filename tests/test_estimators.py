@@ -33,6 +33,12 @@ CNN_IMAGE_CHECKS = {
     "check_fit2d_1sample": "feeds one 10-feature row; no image, and batch norm cannot train on a single sample",
     "check_fit2d_1feature": "feeds one feature per row, which no image has",
     "check_decision_proba_consistency": ON_IMAGES + "test_probabilities_are_the_softmax_of_the_decision_function",
+    "check_sample_weights_not_an_array": ON_IMAGES + "test_sample_weights_are_checked_and_left_alone",
+    "check_sample_weights_pandas_series": ON_IMAGES + "test_sample_weights_are_checked_and_left_alone",
+    "check_sample_weights_shape": ON_IMAGES + "test_sample_weights_are_checked_and_left_alone",
+    "check_sample_weights_not_overwritten": ON_IMAGES + "test_sample_weights_are_checked_and_left_alone",
+    # Weights are sampling probabilities: a weight of 2 equals a repeated row in distribution, not draw by draw.
+    "check_sample_weight_equivalence_on_dense_data": ON_IMAGES + "test_rows_of_zero_weight_are_never_drawn",
 }
 EMBEDDING_IMAGE_CHECKS = {  # its fit only records the width; transform reads the images
     "check_estimators_dtypes": CNN_IMAGE_CHECKS["check_estimators_dtypes"],

@@ -5,6 +5,10 @@ class MaskferError(Exception):
     """A problem with the user's input, stated in one line that names the file or option."""
 
 
+class InvalidValueError(MaskferError, ValueError):
+    """An argument whose value or shape is outside what it accepts (a ValueError too, as scikit-learn expects)."""
+
+
 class UnknownNameError(MaskferError, ValueError):
     """An option that must be one of a fixed set of names was something else."""
 

@@ -25,7 +25,7 @@ from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 import maskfer
-from maskfer.errors import MaskferError, check_name
+from maskfer.errors import InvalidValueError, MaskferError, check_name
 from maskfer.core.cache import Cache, cached_map, stable_key
 from maskfer.core.files import atomic_write_bytes
 from maskfer.models.backbones import BACKBONES, WEIGHTS, create_backbone
@@ -64,7 +64,7 @@ def to_pixels(X: np.ndarray) -> torch.Tensor:
         X = X.copy()
     side = int(round(np.sqrt(X.shape[1] / 3)))
     if side * side * 3 != X.shape[1]:
-        raise MaskferError(f"CNN input rows must be flattened side x side x 3 RGB images; got {X.shape[1]} values per row")
+        raise InvalidValueError(f"CNN input rows must be flattened side x side x 3 RGB images; got {X.shape[1]} values per row")
     return torch.from_numpy(X.reshape(-1, side, side, 3))
 
 
@@ -116,7 +116,7 @@ def _target_distribution(labels: np.ndarray, n_classes: int, soft_targets=None) 
         return np.eye(n_classes, dtype=np.float32)[labels]
     soft = np.asarray(soft_targets, dtype=np.float32)
     if soft.shape != (len(labels), n_classes) or not np.isfinite(soft).all() or (soft < 0).any() or (soft.sum(1) <= 0).any():
-        raise MaskferError(f"soft_targets must be {len(labels)} x {n_classes} non-negative rows with a positive sum; "
+        raise InvalidValueError(f"soft_targets must be {len(labels)} x {n_classes} non-negative rows with a positive sum; "
                            f"got shape {soft.shape}")
     return soft / soft.sum(1, keepdims=True)
 
@@ -131,11 +131,18 @@ def _data_fingerprint(X: np.ndarray, targets: np.ndarray, weights: torch.Tensor 
     return digest.hexdigest()
 
 
-def _sampling_weights(sample_weight, n: int) -> torch.Tensor:
-    """Sample weights as sampling probabilities (float64, summing to 1), or a one-line error."""
+def _sampling_weights(sample_weight, labels: np.ndarray, classes: np.ndarray) -> torch.Tensor:
+    """Sample weights as sampling probabilities (float64, summing to 1), or a one-line error. A class whose rows all
+    weigh zero is refused: it would be a class the model is said to know and never saw."""
     weights = np.asarray(sample_weight, dtype=np.float64)
-    if weights.shape != (n,) or not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
-        raise MaskferError(f"sample_weight must be {n} finite non-negative numbers with a positive sum; got shape {weights.shape}")
+    if weights.shape != labels.shape or not np.isfinite(weights).all() or (weights < 0).any():
+        raise InvalidValueError(f"sample_weight must be {len(labels)} finite non-negative numbers; got shape {weights.shape}")
+    if weights.sum() <= 0:
+        raise InvalidValueError("sample_weight is all zero: at least one weight must be positive")
+    unseen = classes[np.bincount(labels, weights, minlength=len(classes)) <= 0]
+    if len(unseen):
+        raise InvalidValueError(f"sample_weight gives no weight to class {', '.join(map(str, unseen))}; "
+                                "drop those rows or weigh them")
     return torch.from_numpy(weights / weights.sum())
 
 
@@ -265,7 +272,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, eval_set=None, stop_set=None, soft_targets=None, sample_weight=None):
         X, y = validate_data(self, X, y, dtype=(np.float32, np.uint8))
         if not 0 <= self.label_smoothing < 1 or self.mixup < 0:
-            raise MaskferError(f"label_smoothing must be in [0, 1) and mixup at least 0; got {self.label_smoothing}, {self.mixup}")
+            raise InvalidValueError(f"label_smoothing must be in [0, 1) and mixup at least 0; got {self.label_smoothing}, {self.mixup}")
         device = _check_common(self.backbone, self.weights, self.device)
         check_name("optimizer", self.optimizer, OPTIMIZERS)
         check_name("schedule", self.schedule, SCHEDULES)
@@ -281,7 +288,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         labels = np.searchsorted(self.classes_, y)
         targets = _target_distribution(labels, len(self.classes_), soft_targets)
         targets = torch.from_numpy((1 - self.label_smoothing) * targets + self.label_smoothing / len(self.classes_))
-        weights = None if sample_weight is None else _sampling_weights(sample_weight, len(y))
+        weights = None if sample_weight is None else _sampling_weights(sample_weight, labels, self.classes_)
         prior = np.bincount(labels, minlength=len(self.classes_)) / len(labels)
         adjustment = torch.from_numpy(self.logit_adjustment * np.log(np.maximum(prior, 1e-8))).float().to(device)
         # Channels-last is oneDNN's faster layout on a CPU: a MobileNetV2 training step at 96 px took 28-37% less time.
