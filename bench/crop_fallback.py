@@ -6,7 +6,7 @@ The model card's tight sets (the held-out TCEP people and the KDEF sample cut to
 into it, behind drawn and template masks; `maskfer.card.evaluation_sets`) and FER2013 PrivateTest
 behind template masks, up to `--per-set` images each (a seeded sample). For each image: are faces
 detected (`find_faces` without its crop fallback), and where not, how face-like the landmark model
-finds the whole image (`crop_landmarks(...).score`) at `MIN_CROP_SCORE` and above. Then pictures
+finds the whole image (`crop_landmarks(...).face_score`) at `FACE_DATASETS.min_crop_score` and above. Then pictures
 without a face (scikit-image's samples, noise, flat colours): none may reach it. This is the
 measurement behind `find_faces` trying every image without a detection as a face crop (face path 4).
 """
@@ -46,7 +46,9 @@ def main():
     from maskfer.core.cache import Cache
     from maskfer.core.images import read_image
     from maskfer.faces import crop_landmarks, find_faces
-    from maskfer.faces.landmarks import MIN_CROP_SCORE
+    from maskfer.faces.landmarks import FACE_DATASETS
+
+    MIN_CROP_SCORE = FACE_DATASETS.min_crop_score
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data")
@@ -65,11 +67,11 @@ def main():
             if find_faces(image, crop_fallback=False):
                 detected += 1
             else:
-                scores.append(crop_landmarks(image).score)
+                scores.append(crop_landmarks(image).face_score)
         rescued = int(np.sum(np.array(scores) >= MIN_CROP_SCORE))
         print(f"| {name} | {len(paths)} | {100 * detected / len(paths):.1f} | {len(scores)} | {rescued} | "
               f"{100 * (detected + rescued) / len(paths):.1f} |", flush=True)
-    scores = {name: crop_landmarks(picture).score for name, picture in without_faces().items()}
+    scores = {name: crop_landmarks(picture).face_score for name, picture in without_faces().items()}
     print(f"\npictures without a face: {len(scores)}; highest score {max(scores.values()):.2f} "
           f"({max(scores, key=scores.get)}); at {MIN_CROP_SCORE} or above: {sum(s >= MIN_CROP_SCORE for s in scores.values())}")
 

@@ -7,7 +7,7 @@ import maskfer
 from maskfer.core.cache import Cache
 from maskfer.core.images import read_image
 from maskfer.data import read_dataset
-from maskfer.faces import FACES_VERSION, aligned_crop, cached_faces, find_faces
+from maskfer.faces import FACE_DATASETS, FACES_VERSION, USER_PHOTOS, aligned_crop, cached_faces, find_faces
 from maskfer.training.crops import FaceCropConfig, face_crops
 
 from conftest import shared
@@ -47,12 +47,12 @@ def test_landmark_cache_is_keyed_by_pixels_and_face_path_version(tmp_path, monke
 
     image = read_image(_photos(1)[0][0])
     cache = Cache(tmp_path / "cache")
-    first = cached_faces(image, cache)
+    first = cached_faces(image, cache, rule=FACE_DATASETS)
     monkeypatch.setattr(landmarks, "find_faces", lambda *a, **k: pytest.fail("recomputed cached landmarks"))
-    assert np.array_equal(cached_faces(image.copy(), cache)[0].landmarks, first[0].landmarks)  # same pixels, another array
+    assert np.array_equal(cached_faces(image.copy(), cache, rule=FACE_DATASETS)[0].landmarks, first[0].landmarks)  # same pixels, another array
     monkeypatch.setattr(landmarks, "FACES_VERSION", FACES_VERSION + 1)
     with pytest.raises(pytest.fail.Exception):
-        cached_faces(image, cache)  # a newer face path never reads an older one's landmarks
+        cached_faces(image, cache, rule=FACE_DATASETS)  # a newer face path never reads an older one's landmarks
 
 
 def test_landmarks_match_those_recorded_from_mediapipes_own_graphs():
@@ -98,7 +98,7 @@ def test_a_tight_crop_of_a_masked_face_that_the_detectors_miss_is_read_as_a_face
     tight = cv2.resize(cut, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)  # 188 x 172: larger than FER2013's crops
     assert find_faces(tight, crop_fallback=False) == []  # both detectors miss it
     (found,) = find_faces(tight)
-    assert found.source == "crop" and found.score >= 0.5
+    assert found.source == "crop" and found.face_score >= USER_PHOTOS.min_crop_score
     eyes_y = found.landmarks[[33, 263], 1].mean()
     assert 0.2 * tight.shape[0] < eyes_y < 0.55 * tight.shape[0]  # the landmarks sit on the face: eyes in the upper half
     for picture in (data.chelsea(), data.coffee()):  # no face: the landmark model does not call them one

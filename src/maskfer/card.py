@@ -109,7 +109,7 @@ def evaluation_sets(config: CardConfig, cache: Cache, jobs: int = 2, say=print) 
 
 def tight_versions(table: pd.DataFrame, cache: Cache, seed: int = 0) -> pd.DataFrame:
     """Each image cut tight to its face (`TIGHT_MARGINS` a side, random per photo), written once into the cache."""
-    from maskfer.faces import cached_faces, cut_to_face
+    from maskfer.faces import FACE_DATASETS, cached_faces, cut_to_face
 
     out = cache.root / "tight-images" / stable_key("evaluation", seed, TIGHT_MARGINS)
     paths = []
@@ -117,7 +117,7 @@ def tight_versions(table: pd.DataFrame, cache: Cache, seed: int = 0) -> pd.DataF
         target = out / f"{content_hash(path)}.png"
         if not target.is_file():
             image = read_image(path)
-            faces = cached_faces(image, cache, max_faces=1)
+            faces = cached_faces(image, cache, rule=FACE_DATASETS, max_faces=1)
             if not faces:
                 paths.append(None)
                 continue

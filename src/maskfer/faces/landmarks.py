@@ -16,7 +16,7 @@ offline without MediaPipe; they are loaded on first use (one set per thread), ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cached_property
 
 import cv2
@@ -29,12 +29,34 @@ from maskfer.faces.pose import head_pose
 # Bumped whenever the landmarks found for the same pixels change; part of every cache key derived from
 # them (landmarks, aligned crops, masked images), so an older cache is never read as this one.
 # 3: detectors on LiteRT, head pose by a rigid fit of all 468 points (the drawn masks' shading follows it);
-# 4: an image of any size with no detection is tried as a face crop (3 tried only images of at most 128 pixels).
-FACES_VERSION = 4
-# An image with no face detected is kept as a face crop only if the landmark model finds it this face-like: on
-# photos without a face it reached 0.30 at most, on tight crops of masked faces the detectors missed it reaches 0.5
-# for 19 to 60% of them, by set (`python bench/crop_fallback.py`).
-MIN_CROP_SCORE = 0.5
+# 4: an image of any size with no detection is tried as a face crop (3 tried only images of at most 128 pixels);
+# 5: every face carries the landmark model's face score, a detection must pass it (`MIN_FACE_SCORE`), and an unsure
+# face is tried turned upside down.
+FACES_VERSION = 5
+
+
+@dataclass(frozen=True)
+class FaceScoreRule:
+    """Which detections are faces. A detection is kept where its face score (the landmark model's face-presence
+    probability for its window) reaches `min_face_score` or its detector's score reaches `min_detector_score`; an
+    image with no face kept is taken as a face crop where its crop score reaches `min_crop_score`."""
+
+    min_face_score: float
+    min_detector_score: float
+    min_crop_score: float
+
+
+# A user's photo may hold no face at all: the thresholds chosen by `python bench/face_score.py` by the rule written
+# in docs/faces.md (no false face among 105 face-free pictures, the most faces found over 26 sets and framings).
+USER_PHOTOS = FaceScoreRule(min_face_score=0.8, min_detector_score=0.8, min_crop_score=0.6)
+# Every photo of a labelled face dataset holds a face: every detection is kept, and a crop from 0.5, as before face
+# scores (on photos without a face the crop score reached 0.30 at most, on tight crops of masked faces the
+# detectors missed it reaches 0.5 for 19 to 60% of them, by set: `python bench/crop_fallback.py`).
+FACE_DATASETS = FaceScoreRule(min_face_score=0.0, min_detector_score=0.0, min_crop_score=0.5)
+SURE_FACE = 0.99  # a face scoring under this is tried turned half round too (`detected_face_landmarks`)
+# Under this many pixels wide the landmark model cannot judge a face (the astronaut's face at 9 pixels scores 0.08):
+# such a detection is kept on the detector's score, to be reported too small to read.
+SMALLEST_JUDGED_FACE = 24
 CACHED_FACES = 100  # faces kept per photo in the landmark cache
 # The short-range detector runs only when the full-range one finds no face or a face at least this wide (a share of
 # the image's longer side): it finds large faces, masked ones above all, that the full-range one misses; among small
@@ -61,8 +83,9 @@ class Face:
 
     landmarks: np.ndarray
     box: tuple[int, int, int, int]  # x0, y0, x1, y1
-    source: str = "detector"  # "detector": found by a face detector; "crop": the whole image taken as the face
-    score: float = 1.0  # the detector's score; for "crop", the landmark model's face-presence probability
+    source: str = "detector"  # "detector": found by a face detector; "crop": the whole image taken as the face; "tracked"
+    face_score: float = 1.0  # the landmark model's face-presence probability for this face's window
+    detector_score: float | None = None  # the detector's score ("detector" faces only)
 
     @cached_property
     def pose(self) -> tuple[float, float, float]:
@@ -135,10 +158,27 @@ def follow_face(image: np.ndarray, previous: Face, min_score: float = 0.5) -> Fa
     return _face_from_points(found, image.shape[1], image.shape[0], "tracked", score)
 
 
-def _face_from_points(points: np.ndarray, width: int, height: int, source: str, score: float) -> Face:
+def _face_from_points(points: np.ndarray, width: int, height: int, source: str, face_score: float,
+                      detector_score: float | None = None) -> Face:
     x0, y0 = np.floor(points[:, :2].min(axis=0)).astype(int)
     x1, y1 = np.ceil(points[:, :2].max(axis=0)).astype(int)
-    return Face(points, (int(x0), int(y0), int(x1), int(y1)), source=source, score=score)
+    return Face(points, (int(x0), int(y0), int(x1), int(y1)), source, face_score, detector_score)
+
+
+def detected_face_landmarks(image: np.ndarray, detection) -> tuple[np.ndarray, float]:
+    """The 468 landmarks in MediaPipe's window around a detection, and their face score. A face the landmark model
+    is unsure of (under `SURE_FACE`) is tried once more with the window turned half round: the detectors' eye
+    keypoints on an upside-down face point the window the wrong way up, and the face is then read the right way."""
+    x, y, w, h = detection.box
+    right_eye, left_eye = detection.keypoints[0], detection.keypoints[1]  # the person's right eye: image left
+    angle = float(np.degrees(np.arctan2(*(left_eye - right_eye)[::-1])))
+    centre, side = (x + w / 2, y + h / 2), 1.5 * max(w, h)
+    points, score = _landmarks_in_roi(image, face_window(centre, side, angle))  # MediaPipe's window around a detection
+    if score < SURE_FACE:
+        turned, turned_score = _landmarks_in_roi(image, face_window(centre, side, angle + 180))
+        if turned_score > score:
+            return turned, turned_score
+    return points, score
 
 
 def crop_landmarks(image: np.ndarray) -> Face:
@@ -170,20 +210,22 @@ def _corners(box) -> tuple[float, float, float, float]:
     return x, y, x + w, y + h
 
 
-def find_faces(image: np.ndarray, *, max_faces: int = 10, crop_fallback: bool = True, min_score: float = 0.5) -> list[Face]:
+def find_faces(image: np.ndarray, *, max_faces: int = 10, crop_fallback: bool = True, min_score: float = 0.5,
+               rule: FaceScoreRule = USER_PHOTOS) -> list[Face]:
     """Every face in an RGB uint8 image, largest first (at most `max_faces`); [] when there is none.
 
-    Detections scoring under `min_score`, or overlapping a better one, are dropped. The
-    short-range detector joins the full-range one because it finds large masked faces that the
-    other misses (147 against 91 of 150 masked photos); it runs only where it can add a face
-    (`SHORT_RANGE_FACE`). With `crop_fallback`, an image with no detection is tried as a
-    face crop (see `crop_landmarks`; `MIN_CROP_SCORE`).
+    Detections scoring under `min_score`, or overlapping a better one, are dropped; so is a detection that `rule`
+    does not take for a face (`FaceScoreRule`), unless it is too small for the landmark model to judge
+    (`SMALLEST_JUDGED_FACE`). The short-range detector joins the
+    full-range one because it finds large masked faces that the other misses (147 against 91 of 150 masked
+    photos); it runs only where it can add a face (`SHORT_RANGE_FACE`). With `crop_fallback`, an image with no
+    face is tried as a face crop (see `crop_landmarks`; `rule.min_crop_score`).
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise MaskferError(f"expected an RGB uint8 image, got shape {image.shape} dtype {image.dtype}")
     height, width = image.shape[:2]
     pixels = np.ascontiguousarray(image)
-    kept = []  # (detection, box in pixels), best score first, overlapping duplicates dropped
+    kept = []  # detections, best score first, overlapping duplicates dropped
     found = detect(pixels, "full_range")
     if not found or max(d.box[2] for d in found) >= SHORT_RANGE_FACE * max(height, width):
         found += detect(pixels, "short_range")  # where it can add a face: large ones, or none found yet
@@ -192,22 +234,20 @@ def find_faces(image: np.ndarray, *, max_faces: int = 10, crop_fallback: bool = 
             kept.append(detection)
     faces = []
     for detection in kept:
-        x, y, w, h = detection.box
-        right_eye, left_eye = detection.keypoints[0], detection.keypoints[1]  # the person's right eye: image left
-        angle = np.degrees(np.arctan2(*(left_eye - right_eye)[::-1]))
-        matrix = face_window((x + w / 2, y + h / 2), 1.5 * max(w, h), angle)  # MediaPipe's window around a detection
-        points, _ = _landmarks_in_roi(image, matrix)
-        faces.append(_face_from_points(points, width, height, "detector", detection.score))
+        points, face_score = detected_face_landmarks(image, detection)
+        if (face_score >= rule.min_face_score or detection.score >= rule.min_detector_score
+                or max(detection.box[2:]) < SMALLEST_JUDGED_FACE):
+            faces.append(_face_from_points(points, width, height, "detector", face_score, detection.score))
     if not faces and crop_fallback:
         crop = crop_landmarks(image)
-        faces = [crop] if crop.score >= MIN_CROP_SCORE else []
+        faces = [crop] if crop.face_score >= rule.min_crop_score else []
     return sorted(faces, key=lambda f: f.area, reverse=True)[:max_faces]
 
 
-def cached_faces(image: np.ndarray, cache, *, max_faces: int = 10, crop_fallback: bool = True) -> list[Face]:
+def cached_faces(image: np.ndarray, cache, *, rule: FaceScoreRule, max_faces: int = 10, crop_fallback: bool = True) -> list[Face]:
     """`find_faces`, read from `cache` (a `maskfer.core.cache.Cache`) when these pixels were seen before.
 
-    Keyed by the decoded pixels, `crop_fallback` and `FACES_VERSION`: a file's name or path never
+    Keyed by the decoded pixels, `crop_fallback`, `rule` and `FACES_VERSION`: a file's name or path never
     decides what is reused, and landmarks from an older face path are never served. Every face
     is stored (a face's landmarks do not depend on how many are asked for), so callers asking
     for different `max_faces` share one entry.
@@ -215,14 +255,16 @@ def cached_faces(image: np.ndarray, cache, *, max_faces: int = 10, crop_fallback
     from maskfer.core.cache import stable_key
     from maskfer.core.images import pixels_hash
 
-    key = stable_key("faces", FACES_VERSION, pixels_hash(image), crop_fallback)
+    key = stable_key("faces", FACES_VERSION, pixels_hash(image), crop_fallback, asdict(rule))
     hit = cache.load_arrays("faces", key)
     if hit is not None:
-        faces = [Face(lm, tuple(int(v) for v in box), source=str(source), score=float(score))
-                 for lm, box, source, score in zip(hit["landmarks"], hit["boxes"], hit["sources"], hit["scores"])]
+        faces = [Face(lm, tuple(int(v) for v in box), str(source), float(score), None if np.isnan(detector) else float(detector))
+                 for lm, box, source, score, detector in zip(hit["landmarks"], hit["boxes"], hit["sources"], hit["face_scores"],
+                                                             hit["detector_scores"])]
         return faces[:max_faces]
-    faces = find_faces(image, max_faces=CACHED_FACES, crop_fallback=crop_fallback)
+    faces = find_faces(image, max_faces=CACHED_FACES, crop_fallback=crop_fallback, rule=rule)
     cache.save_arrays("faces", key, landmarks=np.array([f.landmarks for f in faces], np.float32).reshape(-1, 468, 3),
                       boxes=np.array([f.box for f in faces], np.int64).reshape(-1, 4),
-                      sources=np.array([f.source for f in faces], dtype=str), scores=np.array([f.score for f in faces]))
+                      sources=np.array([f.source for f in faces], dtype=str), face_scores=np.array([f.face_score for f in faces]),
+                      detector_scores=np.array([np.nan if f.detector_score is None else f.detector_score for f in faces]))
     return faces[:max_faces]

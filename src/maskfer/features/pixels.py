@@ -49,9 +49,9 @@ class PixelConfig:
 def image_to_pixels(image: np.ndarray, config: PixelConfig = PixelConfig()) -> np.ndarray:
     """One RGB uint8 image -> float32 vector of length size*size*channels in [0, 1]."""
     if config.crop == "aligned":
-        from maskfer.faces import aligned_crop, find_faces
+        from maskfer.faces import FACE_DATASETS, aligned_crop, find_faces
 
-        faces = find_faces(image, max_faces=1)
+        faces = find_faces(image, max_faces=1, rule=FACE_DATASETS)  # the study's photos are all of faces
         small = aligned_crop(image, faces[0], config.size) if faces else cv2.resize(image, (config.size, config.size), interpolation=cv2.INTER_AREA)
     else:
         small = cv2.resize(image, (config.size, config.size), interpolation=cv2.INTER_AREA)

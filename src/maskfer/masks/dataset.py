@@ -23,7 +23,7 @@ from maskfer.core.files import atomic_write_bytes, atomic_write_json, atomic_wri
 from maskfer.core.images import ENCODINGS, ImageError, content_hash, encode_image, read_image
 from maskfer.core.parallel import ComputeConfig
 from maskfer.errors import check_name
-from maskfer.faces.landmarks import FACES_VERSION, cached_faces
+from maskfer.faces.landmarks import FACE_DATASETS, FACES_VERSION, cached_faces
 from maskfer.masks.draw import MASK_TYPES, MASKS, check_mask_type, draw_mask
 
 CHUNK = 32
@@ -74,11 +74,11 @@ def mask_photo(row: dict, config: MaskingConfig, out: Path, cache: Cache) -> lis
         image = read_image(row["path"])
     except ImageError as exc:
         return failed(exc.reason)
-    faces = cached_faces(image, cache, max_faces=config.max_faces, crop_fallback=config.crop_fallback)
+    faces = cached_faces(image, cache, rule=FACE_DATASETS, max_faces=config.max_faces, crop_fallback=config.crop_fallback)
     if not faces:
         return failed("no face found")
     faces = faces[:1] if config.largest else faces
-    pose = {"n_faces": len(faces), "landmarks": faces[0].source, "face_score": faces[0].score,
+    pose = {"n_faces": len(faces), "landmarks": faces[0].source, "face_score": faces[0].face_score,
             "yaw": faces[0].yaw, "pitch": faces[0].pitch, "roll": faces[0].roll}
     records = []
     for kind in config.types:

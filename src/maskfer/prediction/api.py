@@ -23,25 +23,35 @@ from maskfer.core.images import MAX_PIXELS, array_to_rgb, check_size, pil_to_rgb
 from maskfer.errors import MaskferError, check_name
 
 COLORS = ("rgb", "bgr")
+# A face narrower than this (pixels, its landmarks' box) is reported too small to read, without an expression or a
+# mask-worn reading: below it the shipped model's balanced accuracy is within noise of chance
+# (`python bench/smallest_face.py`, docs/faces.md).
+SMALLEST_READABLE_FACE = 20
+STATUSES = ("ok", "too small to read")
 
 
 @dataclass
 class FaceResult:
-    """One face: where it is, its pose, whether it wears a mask, and (from `predict`) its expression."""
+    """One face: where it is, how sure the face path is that it is a face, its pose, whether it wears a mask, and
+    (from `predict`) its expression. A face too small to read (`status`) has no mask or expression reading."""
 
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in image pixels
     landmarks: np.ndarray = field(repr=False)  # 468 x 3 (x, y in pixels; z relative)
     yaw: float
     pitch: float
     roll: float
-    mask_worn: bool
-    mask_worn_probability: float
+    face_score: float  # the landmark model's face-presence probability (docs/faces.md)
+    status: str = "ok"  # one of STATUSES
+    mask_worn: bool | None = None
+    mask_worn_probability: float | None = None
     expression: str | None = None
     probabilities: dict[str, float] | None = None
 
     def to_dict(self, landmarks: bool = False) -> dict:
-        out = {"box": list(self.box), "yaw": round(self.yaw, 1), "pitch": round(self.pitch, 1), "roll": round(self.roll, 1),
-               "mask_worn": self.mask_worn, "mask_worn_probability": round(self.mask_worn_probability, 4), "expression": self.expression,
+        out = {"box": list(self.box), "status": self.status, "face_score": round(self.face_score, 4), "yaw": round(self.yaw, 1),
+               "pitch": round(self.pitch, 1), "roll": round(self.roll, 1), "mask_worn": self.mask_worn,
+               "mask_worn_probability": None if self.mask_worn_probability is None else round(self.mask_worn_probability, 4),
+               "expression": self.expression,
                "probabilities": None if self.probabilities is None else {k: round(v, 4) for k, v in self.probabilities.items()}}
         if landmarks:
             out["landmarks"] = np.round(self.landmarks, 1).tolist()
@@ -85,27 +95,32 @@ def _crops(image: np.ndarray, faces, size: int, border: str) -> np.ndarray:
 
 def face_results(image: np.ndarray, faces, with_expression: bool, model_path: str | None = None) -> list[FaceResult]:
     """What the shipped models read on each of these faces of the image: mask worn, and with `with_expression` the
-    seven probabilities (one batched call per model)."""
+    seven probabilities (one batched call per model). A face under `SMALLEST_READABLE_FACE` is not read."""
     from maskfer.prediction.model import load_mask_check, load_model
 
-    model, check = load_model(model_path), load_mask_check()
-    crops = _crops(image, faces, check.size, check.border)
-    masked = check.probability(crops)
-    probabilities = [None] * len(faces)
-    if with_expression:  # one crop serves both where their sizes and borders agree
-        if (model.size, model.border) != (check.size, check.border):
-            crops = _crops(image, faces, model.size, model.border)
-        probabilities = model.probabilities(crops)
-    results = []
     height, width = image.shape[:2]
-    for face, p_mask, probs in zip(faces, masked, probabilities):
+    results = []
+    for face in faces:
         x0, y0, x1, y1 = face.box  # the landmarks may reach past the frame; the box stays inside it
         box = (max(0, int(x0)), max(0, int(y0)), min(width, int(x1)), min(height, int(y1)))
-        result = FaceResult(box, face.landmarks, face.yaw, face.pitch, face.roll, bool(p_mask >= 0.5), float(p_mask))
+        status = "ok" if face.width >= SMALLEST_READABLE_FACE else "too small to read"
+        results.append(FaceResult(box, face.landmarks, face.yaw, face.pitch, face.roll, face.face_score, status))
+    readable = [face for face, result in zip(faces, results) if result.status == "ok"]
+    if not readable:
+        return results
+    model, check = load_model(model_path), load_mask_check()
+    crops = _crops(image, readable, check.size, check.border)
+    masked = check.probability(crops)
+    probabilities = [None] * len(readable)
+    if with_expression:  # one crop serves both where their sizes and borders agree
+        if (model.size, model.border) != (check.size, check.border):
+            crops = _crops(image, readable, model.size, model.border)
+        probabilities = model.probabilities(crops)
+    for result, p_mask, probs in zip([r for r in results if r.status == "ok"], masked, probabilities):
+        result.mask_worn, result.mask_worn_probability = bool(p_mask >= 0.5), float(p_mask)
         if probs is not None:
             result.probabilities = {e: float(p) for e, p in zip(EMOTIONS, probs)}
             result.expression = EMOTIONS[int(np.argmax(probs))]
-        results.append(result)
     return results
 
 

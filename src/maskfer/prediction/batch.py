@@ -36,7 +36,7 @@ from maskfer.prediction.tracking import FaceTracker, TrackerConfig
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 FORMATS = ("csv", "jsonl", "json")  # json: one array of rows, which json.load reads; jsonl: a row a line
 OUTPUT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".ndjson": "jsonl"}
-COLUMNS = ["file", "frame", "time_s", "face", "track", "status", "x0", "y0", "x1", "y1", "mask_worn", "mask_worn_probability", "expression",
+COLUMNS = ["file", "frame", "time_s", "face", "track", "status", "face_score", "x0", "y0", "x1", "y1", "mask_worn", "mask_worn_probability", "expression",
            *[f"p_{e}" for e in EMOTIONS], "mask_drawn"]
 
 
@@ -122,10 +122,12 @@ def face_rows(file: str, frame: int | None, time_s: float | None, faces, mask_dr
     rows = []
     for index, face in enumerate(faces):
         x0, y0, x1, y1 = face.box
-        rows.append({**base, "face": index, "track": None if tracks is None else tracks[index], "status": "ok",
-                     "x0": x0, "y0": y0, "x1": x1, "y1": y1, "mask_worn": face.mask_worn,
-                     "mask_worn_probability": round(face.mask_worn_probability, 4), "expression": face.expression,
-                     **{f"p_{e}": round(face.probabilities[e], 4) for e in EMOTIONS}})
+        row = {**base, "face": index, "track": None if tracks is None else tracks[index], "status": face.status,
+               "face_score": round(face.face_score, 4), "x0": x0, "y0": y0, "x1": x1, "y1": y1}
+        if face.status == "ok":
+            row.update({"mask_worn": face.mask_worn, "mask_worn_probability": round(face.mask_worn_probability, 4),
+                        "expression": face.expression, **{f"p_{e}": round(face.probabilities[e], 4) for e in EMOTIONS}})
+        rows.append(row)
     return rows
 
 
@@ -146,6 +148,8 @@ def tracked_frame(tracker: FaceTracker, image: np.ndarray, config: PredictConfig
     tracked = tracker.faces(image)
     shown, faces = predict_image(image, config, [face for _, face in tracked])
     for (track, _), face in zip(tracked, faces):
+        if face.probabilities is None:  # too small to read
+            continue
         face.probabilities = tracker.smoothed(track, face.probabilities)
         face.expression = max(face.probabilities, key=face.probabilities.get)
     return shown, faces, [track for track, _ in tracked]
@@ -176,8 +180,11 @@ def annotate(image: np.ndarray, faces) -> np.ndarray:
         x0, y0, x1, y1 = (int(v) * factor for v in face.box)
         colour = (40, 200, 255) if face.mask_worn else (255, 200, 40)
         cv2.rectangle(out, (x0, y0), (x1, y1), colour, thickness)
-        top = sorted(face.probabilities.items(), key=lambda kv: -kv[1])[:2]
-        label = " ".join(f"{e} {100 * p:.0f}%" for e, p in top) + (" [mask]" if face.mask_worn else "")
+        if face.probabilities is None:
+            label = face.status
+        else:
+            top = sorted(face.probabilities.items(), key=lambda kv: -kv[1])[:2]
+            label = " ".join(f"{e} {100 * p:.0f}%" for e, p in top) + (" [mask]" if face.mask_worn else "")
         (w, h), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         box_h = h + base + 4
         if w + 4 > width:

@@ -19,7 +19,7 @@ from maskfer.core.cache import Cache, cached_map, stable_key
 from maskfer.core.images import ImageError, content_hash, read_image
 from maskfer.core.parallel import ComputeConfig
 from maskfer.errors import check_name
-from maskfer.faces import FACES_VERSION, aligned_crop, cached_faces, cut_to_face
+from maskfer.faces import FACE_DATASETS, FACES_VERSION, aligned_crop, cached_faces, cut_to_face
 from maskfer.masks.dataset import mask_seed
 from maskfer.masks.draw import MASK_TYPES, MASKS, draw_mask
 from maskfer.masks.occluder import occlude_lower_face
@@ -65,7 +65,7 @@ def _crop_chunk(refs: Sequence[str], sources: Sequence[str], config: FaceCropCon
         except ImageError as exc:
             status[i] = exc.reason
             continue
-        faces = cached_faces(image, cache)
+        faces = cached_faces(image, cache, rule=FACE_DATASETS)
         if not faces:
             status[i] = "no face found"
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from maskfer.labels import EMOTIONS
+from maskfer.prediction.api import STATUSES
 
 
 class Problem(BaseModel):
@@ -20,8 +21,11 @@ class Face(BaseModel):
     yaw: float
     pitch: float
     roll: float
-    mask_worn: bool = Field(description="whether a mask is worn (the mask-worn check)")
-    mask_worn_probability: float = Field(ge=0, le=1)
+    status: str = Field(json_schema_extra={"enum": list(STATUSES)},
+                        description="'too small to read': a face found but too small for a mask or expression reading")
+    face_score: float = Field(ge=0, le=1, description="how sure the face path is that this is a face (docs/faces.md)")
+    mask_worn: bool | None = Field(description="whether a mask is worn (the mask-worn check); null when too small to read")
+    mask_worn_probability: float | None = Field(ge=0, le=1)
     expression: str | None = Field(json_schema_extra={"enum": [*EMOTIONS, None]})
     probabilities: dict[str, float] | None = Field(description="the seven expressions' probabilities")
     track: int | None = Field(None, description="with a `stream`: the face's id, kept from one frame to the next")

@@ -49,7 +49,9 @@ function drawFaces(faces) {
     const colour = face.mask_worn ? "#29b6f6" : "#ffb300";
     ctx.strokeStyle = colour;
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-    const label = `${faceNumber(face, i)}. ${face.expression} ${Math.round(100 * face.probabilities[face.expression])}%`;
+    const label = face.expression
+      ? `${faceNumber(face, i)}. ${face.expression} ${Math.round(100 * face.probabilities[face.expression])}%`
+      : `${faceNumber(face, i)}. ${face.status}`;
     const width = ctx.measureText(label).width + 8, height = parseInt(ctx.font) + 6;
     const top = Math.max(0, y0 - height);
     ctx.fillStyle = colour; ctx.fillRect(x0, top, width, height);
@@ -64,9 +66,12 @@ function listFaces(faces) {
     const item = document.createElement("li");
     item.className = "face";
     const title = document.createElement("h2");
-    title.textContent = `Face ${faceNumber(face, i)}: ${face.expression}` + (face.mask_worn ? " (mask)" : "");
-    item.append(title);
-    for (const [name, p] of Object.entries(face.probabilities)) {
+    title.textContent = `Face ${faceNumber(face, i)}: ${face.expression ?? face.status}` + (face.mask_worn ? " (mask)" : "");
+    const score = document.createElement("p");
+    score.className = "face-score";
+    score.textContent = `face score ${face.face_score.toFixed(2)}`;
+    item.append(title, score);
+    for (const [name, p] of Object.entries(face.probabilities ?? {})) {
       const row = document.createElement("div");
       row.className = "bar" + (name === face.expression ? " top" : "");
       const label = document.createElement("span"); label.textContent = name;
