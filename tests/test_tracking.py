@@ -28,8 +28,8 @@ def moving_faces(frames: int = 24) -> list[np.ndarray]:
 def test_tracks_keep_their_ids_while_faces_move():
     tracker = FaceTracker(TrackerConfig(redetect_every=8))
     centres = {}
-    for frame in moving_faces():
-        tracked = tracker.faces(frame)
+    for t, frame in enumerate(moving_faces()):
+        tracked = tracker.faces(frame, t / 10)
         assert len(tracked) == 3
         for track, face in tracked:
             x0, y0, x1, y1 = face.box
@@ -52,8 +52,8 @@ def test_detection_runs_only_every_nth_frame_while_faces_are_followed(monkeypatc
     find = faces.find_faces
     monkeypatch.setattr(faces, "find_faces", lambda *a, **k: calls.append(1) or find(*a, **k))
     tracker = FaceTracker(TrackerConfig(redetect_every=5))
-    for frame in moving_faces(12):
-        tracker.faces(frame)
+    for t, frame in enumerate(moving_faces(12)):
+        tracker.faces(frame, t / 10)
     assert len(calls) == 3  # frames 0, 5 and 10
 
 
@@ -95,7 +95,58 @@ def test_predict_writes_a_track_per_face_and_smooths_only_when_asked(video, tmp_
 
 
 def test_smoothing_is_checked():
-    with pytest.raises(ValueError, match="smooth must be at least 0 and under 1"):
+    with pytest.raises(ValueError, match="--smooth must be at least 0 and under 1"):
         TrackerConfig(smooth=1.0)
     result = CliRunner().invoke(app, ["predict", "x.jpg", "--redetect-every", "0"])
-    assert result.exit_code == 2 and "redetect_every must be at least 1" in result.output
+    assert result.exit_code == 2 and "--redetect-every must be at least 1" in result.output
+
+
+def walking_face(seconds: float = 6.0, fps: int = 25, speed: float = 70.0) -> list[np.ndarray]:
+    """Issue 32's clip: the portrait's head, its face about 110 pixels wide, crossing a 640x480 frame at `speed` px/s."""
+    from skimage import data
+
+    head = cv2.resize(np.ascontiguousarray(data.astronaut()[20:260, 130:330]), (234, 281))
+    video = []
+    for k in range(int(seconds * fps)):
+        frame = np.full((480, 640, 3), 170, np.uint8)
+        x = int(round(speed * k / fps))
+        frame[100:381, x:x + 234] = head[:, :min(234, 640 - x)]
+        video.append(frame)
+    return video
+
+
+@pytest.fixture(scope="module")
+def walking(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("walking") / "walking.avi", walking_face(), fps=25)
+
+
+@pytest.mark.parametrize("fps, redetect", [("1", "10"), ("5", "10"), ("2", "1")])
+def test_a_walking_face_is_one_track_found_and_read_at_every_sample(walking, tmp_path, fps, redetect):
+    out = tmp_path / "rows.csv"
+    result = CliRunner().invoke(app, ["predict", str(walking), "--fps", fps, "--redetect-every", redetect, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = list(csv.DictReader(open(out)))
+    frames = [r["frame"] for r in table]
+    assert len(set(frames)) == len(frames) >= 6 * int(fps)  # one face at every sample: never "no face", never two
+    assert {r["status"] for r in table} == {"ok"} and {r["track"] for r in table} == {"0"}
+    assert {r["expression"] for r in table} == {"happy"} and {r["mask_worn"] for r in table} == {"False"}
+
+
+def test_two_faces_that_pass_each_other_keep_their_ids_and_one_that_leaves_ends_its_track():
+    from skimage import data
+
+    head = cv2.resize(np.ascontiguousarray(data.astronaut()[20:260, 130:330]), (150, 180))
+    tracker = FaceTracker()
+    seen = []
+    for k in range(30):  # 3 s at 10 samples a second: two heads pass each other, a third leaves after 1 s
+        frame = np.full((420, 700, 3), 170, np.uint8)
+        left, right = 10 + 15 * k, 540 - 15 * k
+        frame[10:190, left:left + 150] = head
+        frame[230:410, right:right + 150] = head
+        if k < 10:
+            frame[230:410, 10:160] = head
+        seen.append({track: face.box for track, face in tracker.faces(frame, k / 10)})
+    assert all(len(frame) == 3 for frame in seen[:10]) and all(len(frame) == 2 for frame in seen[12:]), seen
+    top = {track for frame in seen for track, box in frame.items() if box[1] < 200}
+    moving = {track for frame in seen for track, box in frame.items() if box[1] >= 200 and box[0] > 200}
+    assert len(top) == 1 and len(moving) == 1 and top != moving, seen

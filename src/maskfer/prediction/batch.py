@@ -136,16 +136,17 @@ def video_rows(path: Path, name: Path, config: PredictConfig) -> tuple[list[dict
     tracker = FaceTracker(TrackerConfig(config.redetect_every, config.smooth), config.max_faces)
     rows, annotations = [], []
     for frame, seconds, rgb in video_frames(path, config.fps):
-        shown, faces, tracks = tracked_frame(tracker, rgb, config)
+        shown, faces, tracks = tracked_frame(tracker, rgb, config, seconds)
         rows += face_rows(str(path), frame, seconds, faces, config.try_mask, tracks)
         annotations.append((name.parent / f"{name.stem}_f{frame:06d}.jpg", shown, faces))
     return rows, annotations
 
 
-def tracked_frame(tracker: FaceTracker, image: np.ndarray, config: PredictConfig):
-    """One frame of a video or a live stream: its faces followed by `tracker` (detected where it must), read, and
-    smoothed per track. Returns the image as shown (masked with `try_mask`), its faces, and each face's track."""
-    tracked = tracker.faces(image)
+def tracked_frame(tracker: FaceTracker, image: np.ndarray, config: PredictConfig, time_s: float | None = None):
+    """One frame of a video (at `time_s`) or a live stream (by the clock): its faces followed by `tracker` (detected
+    where it must), read, and smoothed per track. Returns the image as shown (masked with `try_mask`), its faces,
+    and each face's track."""
+    tracked = tracker.faces(image, time_s)
     shown, faces = predict_image(image, config, [face for _, face in tracked])
     for (track, _), face in zip(tracked, faces):
         if face.probabilities is None:  # too small to read
