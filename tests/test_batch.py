@@ -64,7 +64,8 @@ def test_a_killed_batch_resumes_to_the_same_rows_with_every_file_once(photos, on
     command = [sys.executable, "-m", "maskfer.cli", "predict", str(photos), "--out", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not any(len(p.read_text().splitlines()) > 10 for p in tmp_path.glob(".rows.csv.*.tmp")):
+    partial = tmp_path / "rows.csv.partial"
+    while time.monotonic() < deadline and not (partial.exists() and len(partial.read_text().splitlines()) > 10):
         assert process.poll() is None, process.stderr.read().decode()
         time.sleep(0.02)
     process.send_signal(signal.SIGTERM)  # a real signal to a real process, in the middle of the batch
@@ -75,6 +76,28 @@ def test_a_killed_batch_resumes_to_the_same_rows_with_every_file_once(photos, on
     assert again.returncode == 0, again.stderr
     assert f"({len({r['file'] for r in kept})} kept from {out})" in again.stdout
     assert out.read_text() == one_worker  # every file once, the same rows in the same order
+
+
+@pytest.mark.slow
+def test_a_batch_killed_hard_keeps_every_row_in_its_partial_file_and_resumes_from_it(photos, one_worker, tmp_path):
+    out = tmp_path / "rows.csv"
+    partial = tmp_path / "rows.csv.partial"
+    command = [sys.executable, "-m", "maskfer.cli", "predict", str(photos), "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (partial.exists() and len(partial.read_text().splitlines()) > 10):
+        assert process.poll() is None, process.stderr.read().decode()
+        time.sleep(0.02)
+    process.kill()  # SIGKILL: nothing runs after it, no rename, no summary
+    process.wait(timeout=60)
+    assert not out.exists()
+    kept = list(csv.DictReader(open(partial)))
+    assert 10 <= len(kept) < 60, len(kept)
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=60)  # not started over unasked
+    assert refused.returncode == 2 and "--resume" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    again = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert out.read_text() == one_worker and not partial.exists()  # every file once, in order
 
 
 def test_resume_needs_an_output_file_and_refuses_one_it_did_not_write(photos, tmp_path):

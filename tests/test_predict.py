@@ -453,15 +453,15 @@ def test_a_batch_killed_by_a_signal_keeps_its_rows_as_ctrl_c_does(astronaut, tmp
     process = subprocess.Popen([sys.executable, "-m", "maskfer.cli", "predict", str(photos), "--out", str(out)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not any(
-            len(p.read_text().splitlines()) > 2 for p in tmp_path.glob(".faces.csv.*.tmp")):
+    partial = tmp_path / "faces.csv.partial"
+    while time.monotonic() < deadline and not (partial.exists() and len(partial.read_text().splitlines()) > 2):
         assert process.poll() is None, process.stderr.read().decode()
         time.sleep(0.05)
     process.send_signal(getattr(signal, signal_name))
     process.wait(timeout=60)
     rows = list(csv.DictReader(open(out)))
     assert 2 <= len(rows) < 40 and all(r["expression"] in EMOTIONS for r in rows)
-    assert not list(tmp_path.glob(".faces.csv.*"))
+    assert not partial.exists() and not list(tmp_path.glob(".faces.csv.*"))
 
 
 def test_the_summary_goes_to_stdout_whenever_rows_go_to_a_file(tmp_path):

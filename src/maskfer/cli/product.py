@@ -14,9 +14,9 @@ from maskfer.errors import MaskferError
 def predict(
     paths: list[Path] = typer.Argument(..., help="Images, videos, or folders (searched recursively).", metavar="PATH",
                                        show_default=False),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write rows to this .csv or .jsonl as they come (default: JSON lines on stdout)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write rows to this .csv, .jsonl, .ndjson or .json as they come (default: JSON lines on stdout)."),
     annotate: Optional[Path] = typer.Option(None, "--annotate", help="Folder for copies with each face boxed and labelled, mirroring the input tree."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace annotated copies already in the --annotate folder."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an --out file already there, and annotated copies already in the --annotate folder."),
     try_mask: Optional[str] = typer.Option(None, "--try-mask", help="Draw this mask on every face first: surgical, cloth, n95, kn95, gas, black, inpaint, bandana, printed, duckbill or sport."),
     fps: float = typer.Option(1.0, "--fps", help="Video frames sampled per second."),
     redetect_every: int = typer.Option(10, "--redetect-every", help="In a video, sampled frames between face detections while every face is followed (1: detect on every frame)."),
@@ -31,6 +31,7 @@ def predict(
     """Read the expression of every face in photos, folders and videos; one row per face."""
     from contextlib import nullcontext
 
+    from maskfer.core.files import check_output_folder
     from maskfer.prediction.batch import PredictConfig, RowWriter, input_problems
     from maskfer.prediction.model import load_mask_check, load_model
 
@@ -39,7 +40,9 @@ def predict(
                                max_pixels=max_pixels, redetect_every=redetect_every, smooth=smooth)
         if resume and out is None:
             raise MaskferError("--resume needs --out: the file whose rows to keep")
-        writer = RowWriter(out, resume) if out is not None else nullcontext()  # an unknown suffix stops here
+        writer = RowWriter(out, resume, overwrite) if out is not None else nullcontext()  # checked here, before any work
+        if annotate is not None:
+            check_output_folder(annotate, "--annotate")
         load_model(config.model), load_mask_check()  # a bad model file stops here, before any work
         compute = compute_config(jobs, scheduler, cluster)
         problems = input_problems(paths)
@@ -97,22 +100,35 @@ def write_predictions(paths, config, writer, annotate, overwrite, compute) -> di
 @app.command(cls=MaskferCommand)
 def demo(
     out: Path = typer.Option(Path("maskfer-demo"), "--out", "-o", help="Folder for index.html and contact-sheet.png."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace index.html and contact-sheet.png already in --out."),
 ):
     """Draw the seven masks on a public-domain portrait that ships with scikit-image and read each version."""
     from maskfer.prediction.demo import run_demo
 
     with user_errors():
-        summary = run_demo(out)
+        summary = run_demo(out, overwrite=overwrite)
     for version, result in summary.items():
         console.print(f"{version:10s} -> {result['expression']:10s} (mask detected: {'yes' if result['mask_worn'] else 'no'})", highlight=False)
     console.print(f"page: {(out / 'index.html').resolve()}  contact sheet: {out / 'contact-sheet.png'}", soft_wrap=True)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """A one-line error, before the URL is printed, where the address cannot be listened on (taken, or not this
+    machine's)."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise MaskferError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port or --host") from None
+
+
 @app.command(cls=MaskferCommand)
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: this machine only)."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on."),
-    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest upload accepted."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on (1 to 65535)."),
+    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest upload accepted (more than 0)."),
     max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Largest image accepted, in pixels (decompression-bomb guard)."),
     max_streams: int = typer.Option(32, "--max-streams", min=1, help="Live streams whose face tracks are kept (the least recently used is forgotten first)."),
 ):
@@ -122,6 +138,9 @@ def serve(
     from maskfer.web.app import ServeConfig, create_app
 
     with user_errors():
+        if not 1 <= port <= 65535:
+            raise MaskferError(f"--port must be 1 to 65535, got {port}")
         app_ = create_app(ServeConfig(max_upload_mb=max_upload_mb, max_pixels=max_pixels, max_streams=max_streams))
+        check_port_free(host, port)
     console.print(f"maskfer on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", highlight=False)
     uvicorn.run(app_, host=host, port=port, log_level="warning")

@@ -104,12 +104,16 @@ def _levels_to_uint8(values: np.ndarray) -> np.ndarray:
 
 
 def array_to_rgb(array: np.ndarray, color: str = "rgb") -> np.ndarray:
-    """An image array (H x W, H x W x 1, x 3 RGB or x 4 RGBA; any dtype) as contiguous RGB uint8.
+    """An image array (H x W, H x W x 1, x 3 RGB or x 4 RGBA; unsigned, 32/64-bit integer, float or bool) as
+    contiguous RGB uint8 (a signed 8- or 16-bit or a complex array is refused: its levels have no one reading).
 
     The rule for levels is `_levels_to_uint8`'s; alpha (the fourth channel, on the same scale as the
     colour) is composited over white, as it is for files; `color="bgr"` reads OpenCV's channel order.
     """
     array = np.asarray(array)
+    if not (array.dtype == np.bool_ or array.dtype.kind in "uf" or (array.dtype.kind == "i" and array.dtype.itemsize >= 4)):
+        raise MaskferError(f"image array of dtype {array.dtype} is not read: give uint8 or uint16 levels, int32 or int64 "
+                           "levels, floats in 0-1, or bool")
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim == 2:

@@ -31,8 +31,10 @@ class ComputeConfig:
 
     def __post_init__(self):
         check_name("cluster", self.cluster, CLUSTERS)
+        if self.jobs < 1:
+            raise ValueError(f"--jobs must be at least 1, got {self.jobs}")
         if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be at least 1, got {self.threads}")
+            raise ValueError(f"--threads must be at least 1, got {self.threads}")
 
     @property
     def torch_threads(self) -> int:

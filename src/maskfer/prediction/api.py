@@ -142,7 +142,13 @@ def predict(image, color: str = "rgb", max_faces: int = 10, model: str | None = 
 
 
 def apply_mask(image, kind: str = "surgical", seed: int = 0, color: str = "rgb") -> np.ndarray:
-    """The image (RGB array) with a synthetic mask of `kind` drawn on every face found by `detect`."""
-    from maskfer.masks import apply_mask as draw_on_faces
+    """The image (RGB array) with a synthetic mask of `kind` drawn on every face found by `detect`; a photo with no
+    face is an error (as the web API's 422), not the photo back unchanged."""
+    from maskfer.masks import check_mask_type, mask_faces
 
-    return draw_on_faces(load_image(image, color), kind, seed)
+    check_mask_type(kind)
+    rgb = load_image(image, color)
+    faces = faces_in(rgb, 10)
+    if not faces:
+        raise MaskferError("no face found in the photo, so no mask was drawn")
+    return mask_faces(rgb, faces, kind, seed)

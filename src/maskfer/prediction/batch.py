@@ -18,7 +18,6 @@ import io
 import itertools
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -26,7 +25,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from maskfer.core.files import atomic_write_bytes
+from maskfer.core.files import atomic_write_bytes, check_output_file
 from maskfer.core.images import IMAGE_EXTENSIONS, MAX_PIXELS, encode_image, read_image
 from maskfer.core.parallel import ComputeConfig, map_ordered, use_runtime_threads
 from maskfer.errors import MaskferError, check_name
@@ -58,7 +57,11 @@ class PredictConfig:
 
             check_mask_type(self.try_mask)
         if not self.fps > 0:
-            raise ValueError(f"fps must be positive, got {self.fps}")
+            raise ValueError(f"--fps must be more than 0, got {self.fps}")
+        if self.max_faces < 1:
+            raise ValueError(f"--max-faces must be at least 1, got {self.max_faces}")
+        if self.max_pixels < 4:
+            raise ValueError(f"--max-pixels must be at least 4, got {self.max_pixels}")
 
 
 def input_problems(paths: list[str | Path]) -> list[str]:
@@ -117,8 +120,8 @@ def face_rows(file: str, frame: int | None, time_s: float | None, faces, mask_dr
               tracks: list[int] | None = None) -> list[dict]:
     """One row per face (with its `track` in a video), or one row that says no face was found."""
     base = {"file": file, "frame": frame, "time_s": None if time_s is None else round(time_s, 3), "mask_drawn": mask_drawn or ""}
-    if not faces:
-        return [{**base, "face": None, "status": "no face"}]
+    if not faces:  # nothing was drawn where no face was found
+        return [{**base, "mask_drawn": "", "face": None, "status": "no face"}]
     rows = []
     for index, face in enumerate(faces):
         x0, y0, x1, y1 = face.box
@@ -349,33 +352,41 @@ def output_format(path: Path) -> str:
     return OUTPUT_SUFFIXES[suffix]
 
 
-class RowWriter:
-    """Rows appended to a CSV, JSON-lines or JSON file as they come, under a temporary name renamed on close.
+PARTIAL = ".partial"  # beside the output: the rows of a batch still running, or stopped; `--resume` continues them
 
-    Used as a context manager; the rename happens however the block ends, so every finished
-    file's rows survive a later failure, and a reader never sees a half-written row. With
-    `resume`, the rows of an earlier run in `path` are copied first and `done` names their files.
+
+class RowWriter:
+    """Rows appended to a CSV, JSON-lines or JSON file as they come, in a visible partial file renamed on close.
+
+    Used as a context manager. Every file's rows are flushed to `NAME.partial` as they come, so no exit, however
+    hard (`kill -9`, a power cut), loses them; the partial file is renamed to NAME however the block ends. The
+    output is checked when the writer is made, before any work (`core.files.check_output_file`): a file already
+    there is replaced only with `overwrite`, and with `resume` the rows of an earlier run are kept (from its
+    partial file if it left one) and `done` names their files; a file that is not maskfer's rows is refused and
+    left as it was.
     """
 
-    def __init__(self, path: str | Path, resume: bool = False):
+    def __init__(self, path: str | Path, resume: bool = False, overwrite: bool = False):
         self.path = Path(path)
         self.fmt = output_format(self.path)
-        self.resume = resume
-        self.done: set[str] = set()  # files whose rows were kept from an earlier run
+        self.partial = self.path.with_name(self.path.name + PARTIAL)
+        check_output_file(self.path, "--out", overwrite=overwrite, resume=resume)
+        if self.partial.exists() and not (resume or overwrite):
+            raise MaskferError(f"{self.partial}: the rows of a batch that was stopped; continue it with --resume, "
+                               "or add --overwrite to start again")
+        earlier = self.partial if self.partial.is_file() else self.path
+        self.earlier = read_rows(earlier, self.fmt, cut=earlier == self.partial) if resume and earlier.is_file() else []
+        self.done: set[str] = {row["file"] for row in self.earlier}  # files whose rows were kept from an earlier run
         self._rows = 0
 
     def __enter__(self) -> "RowWriter":
-        earlier = read_rows(self.path) if self.resume and self.path.is_file() else []
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        self._handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
-        if self.fmt == "csv":
-            self._handle.write(format_rows([], "csv"))
-        elif self.fmt == "json":
-            self._handle.write("[\n")
-        if earlier:
-            self.write(earlier)
-            self.done = {row["file"] for row in earlier}
+        # The kept rows go into a fresh partial file whole (written aside, then renamed over it): a kill while they
+        # are copied leaves the old partial file as it was.
+        start = format_rows([], "csv") if self.fmt == "csv" else "[\n" if self.fmt == "json" else ""
+        rows = format_rows(self.earlier, self.fmt, header=False)
+        atomic_write_bytes(self.partial, (start + rows).encode("utf-8"))
+        self._rows = len(self.earlier)
+        self._handle = open(self.partial, "a", newline="", encoding="utf-8")
         return self
 
     def write(self, rows: list[dict]) -> None:
@@ -384,24 +395,43 @@ class RowWriter:
         self._handle.write(format_rows(rows, self.fmt, header=False))
         self._rows += len(rows)
         self._handle.flush()
+        os.fsync(self._handle.fileno())  # on disk, not only in the page cache: a power cut keeps the row
 
     def __exit__(self, *exc) -> None:
         if self.fmt == "json":
             self._handle.write("\n]\n")
         self._handle.close()
-        os.chmod(self._tmp, 0o644)
-        os.replace(self._tmp, self.path)
+        os.replace(self.partial, self.path)
 
 
-def read_rows(path: Path) -> list[dict]:
-    """The rows of an output file written by `RowWriter`, as it wrote them (CSV values as their text)."""
-    fmt = output_format(path)
-    text = path.read_text(encoding="utf-8")
+def _not_rows(path: Path, reason: str) -> MaskferError:
+    return MaskferError(f"{path}: cannot resume from it, not rows that maskfer predict wrote ({reason}); left as it was")
+
+
+def read_rows(path: Path, fmt: str | None = None, cut: bool = False) -> list[dict]:
+    """The rows of an output file written by `RowWriter`, as it wrote them (CSV values as their text); `fmt` defaults
+    to the suffix's. With `cut` (a partial file), a last row cut off by a kill is dropped. Anything else that is
+    not maskfer's rows (another header, other keys, no `file`) is a one-line error."""
+    fmt = fmt or output_format(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _not_rows(path, "not UTF-8 text") from None
+    if cut and not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]
     try:
         if fmt == "csv":
-            return list(csv.DictReader(io.StringIO(text)))
-        if fmt == "jsonl":
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        return json.loads(text)
+            reader = csv.DictReader(io.StringIO(text))
+            header = reader.fieldnames or []
+            if "file" not in header or not set(header) <= set(COLUMNS):
+                raise _not_rows(path, f"its header is {','.join(header) or 'empty'}")
+            rows = list(reader)
+        elif fmt == "jsonl" or cut:  # a partial JSON array: one row a line, without its closing bracket
+            rows = [json.loads(line.rstrip(",")) for line in text.splitlines() if line.strip() not in ("", "[", "]")]
+        else:
+            rows = json.loads(text)
     except (ValueError, csv.Error) as exc:
-        raise MaskferError(f"{path}: cannot resume from it, not rows that maskfer predict wrote ({exc})") from None
+        raise _not_rows(path, str(exc)) from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "file" in r and set(r) <= set(COLUMNS) for r in rows):
+        raise _not_rows(path, "rows without maskfer's columns")
+    return rows
