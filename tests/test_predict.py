@@ -459,6 +459,8 @@ def test_a_batch_killed_by_a_signal_keeps_its_rows_as_ctrl_c_does(astronaut, tmp
         time.sleep(0.05)
     process.send_signal(getattr(signal, signal_name))
     process.wait(timeout=60)
+    said = process.stderr.read().decode().strip().splitlines()
+    assert said and "stopped before the end" in said[-1] and "of 40 files read" in said[-1], said  # how far it got
     rows = list(csv.DictReader(open(out)))
     assert 2 <= len(rows) < 40 and all(r["expression"] in EMOTIONS for r in rows)
     assert not partial.exists() and not list(tmp_path.glob(".faces.csv.*"))

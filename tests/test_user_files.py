@@ -110,3 +110,56 @@ def test_a_no_face_row_under_try_mask_says_no_mask_was_drawn(tmp_path):
     assert run("predict", wall, "--try-mask", "kn95", "--out", out).exit_code == 0
     (row,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert row["status"] == "no face" and row["mask_drawn"] == ""
+
+
+def test_a_damaged_video_is_reported_damaged_in_one_line_without_ffmpegs_own(tmp_path, astronaut):
+    import subprocess
+    import sys
+
+    writer = cv2.VideoWriter(str(tmp_path / "whole.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    for _ in range(40):
+        writer.write(cv2.cvtColor(cv2.resize(astronaut, (320, 240)), cv2.COLOR_RGB2BGR))
+    writer.release()
+    data = (tmp_path / "whole.avi").read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[:int(len(data) * 0.6)])  # a download that stopped part way
+    out = tmp_path / "rows.csv"
+    result = subprocess.run([sys.executable, "-m", "maskfer.cli", "predict", str(tmp_path / "cut.avi"), "--fps", "10",
+                             "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "damaged video" in lines[0] and "cut.avi" in lines[0], result.stderr  # no FFmpeg line
+    rows = list(csv.DictReader(out.open()))
+    assert 10 <= len(rows) < 40 and {r["status"] for r in rows} == {"ok"}  # the frames before the damage are read
+
+
+def test_help_answers_to_h_and_says_what_the_options_take():
+    assert run("-h").exit_code == 0 and run("predict", "-h").exit_code == 0
+    assert ".json" in run("predict", "--help").output
+    assert all(name in run("reproduce", "--help").output for name in ("mask_type", "mask_renderer"))
+
+
+def test_an_image_without_a_suffix_in_a_folder_is_read_and_other_files_are_not(tmp_path, astronaut):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    ok, png = cv2.imencode(".png", cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    (folder / "scan").write_bytes(png.tobytes())
+    (folder / "README").write_text("not a photo")
+    out = tmp_path / "rows.csv"
+    assert run("predict", folder, "--out", out).exit_code == 0
+    assert [r["file"].split("/")[-1] for r in csv.DictReader(out.open())] == ["scan"]
+
+
+def test_labels_of_faces_close_together_never_overlap():
+    from maskfer.prediction.batch import label_place
+
+    boxes = [(100, 100, 160, 170), (150, 105, 210, 175), (120, 172, 180, 240)]  # two side by side, one just below
+    placed = []
+    for box in boxes:
+        spot = label_place(box, (150, 20), (640, 480), placed)
+        if spot is not None:
+            placed.append((spot[0], spot[1], spot[0] + 150, spot[1] + 20))
+    for i, a in enumerate(placed):
+        for b in placed[i + 1:]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+    assert len(placed) >= 2  # the others have free places; any left over go in the band, numbered
+    assert label_place((0, 0, 10, 10), (700, 20), (640, 480), []) is None  # wider than the image: the band

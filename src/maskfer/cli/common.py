@@ -51,12 +51,14 @@ class MaskferGroup(ConventionalHelp, TyperGroup):
         return TyperGroup.collect_usage_pieces(self, ctx)  # "COMMAND [ARGS]..." as click writes it
 
 
+HELP = {"help_option_names": ["-h", "--help"]}  # -h too, as most tools take it
+
 app = typer.Typer(help="Facial expression recognition on masked faces, evaluated honestly.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False, cls=MaskferGroup)
+                  add_completion=False, pretty_exceptions_enable=False, cls=MaskferGroup, context_settings=HELP)
 
 
 data_app = typer.Typer(help="Read datasets: layouts, counts, skipped files, balanced samples.", no_args_is_help=True,
-                       cls=MaskferGroup)
+                       cls=MaskferGroup, context_settings=HELP)
 
 
 app.add_typer(data_app, name="data")

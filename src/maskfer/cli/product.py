@@ -48,11 +48,14 @@ def predict(
         problems = input_problems(paths)
     for problem in problems:
         errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
-    tally = write_predictions(paths, config, writer if out is not None else None, annotate, overwrite, compute)
+    tally = dict(read=0, faces=0, failed=0, total=0, kept=0)
+    try:
+        write_predictions(paths, config, writer if out is not None else None, annotate, overwrite, compute, tally)
+    except KeyboardInterrupt:  # Ctrl-C, kill, timeout: the rows so far are in place; say how far it got
+        errors.print(predict_summary(tally, len(problems), out) + "; stopped before the end", highlight=False)
+        raise typer.Exit(130) from None
     failed = tally["failed"] + len(problems)
-    summary = (f"{tally['read']} of {count(tally['total'] - tally['kept'], 'file')} read"
-               + (f" ({tally['kept']} kept from {out})" if tally["kept"] else "") + f", {count(tally['faces'], 'face')}"
-               + (f", written to {out}" if out else "") + (f"; {count(failed, 'problem')}" if failed else ""))
+    summary = predict_summary(tally, len(problems), out)
     # The summary goes to stdout when the rows went to a file, failed files or not; with the rows on stdout it is
     # printed only after a failure, to stderr, so that stdout stays rows and a good run leaves stderr empty.
     if out is not None:
@@ -63,16 +66,23 @@ def predict(
         raise typer.Exit(1)
 
 
-def write_predictions(paths, config, writer, annotate, overwrite, compute) -> dict:
+def predict_summary(tally: dict, problems: int, out) -> str:
+    failed = tally["failed"] + problems
+    return (f"{tally['read']} of {count(tally['total'] - tally['kept'], 'file')} read"
+            + (f" ({tally['kept']} kept from {out})" if tally["kept"] else "") + f", {count(tally['faces'], 'face')}"
+            + (f", written to {out}" if out else "") + (f"; {count(failed, 'problem')}" if failed else ""))
+
+
+def write_predictions(paths, config, writer, annotate, overwrite, compute, tally: dict) -> None:
     """Every file's rows to `writer` (None: JSON lines on stdout) and its problems to stderr, with a progress bar on a
-    terminal; a kill or timeout still renames the rows so far into place. Returns the counts for the summary."""
+    terminal; a kill or timeout still renames the rows so far into place. Counts for the summary go in `tally` as
+    they come, so that a stopped run can say how far it got."""
     from contextlib import nullcontext
 
     from maskfer.core.interrupt import signals_interrupt
     from maskfer.core.progress import progress_display
     from maskfer.prediction.batch import AnnotationNames, format_rows, iter_files, predict_files
 
-    tally = dict(read=0, faces=0, failed=0, total=0, kept=0)
     with signals_interrupt(), user_errors(), writer or nullcontext():
         done = writer.done if writer is not None else set()
         for file in iter_files(paths):  # counted, never listed
@@ -94,7 +104,6 @@ def write_predictions(paths, config, writer, annotate, overwrite, compute) -> di
                     typer.echo(format_rows(rows, "jsonl"), nl=False)
                 else:
                     writer.write(rows)
-    return tally
 
 
 @app.command(cls=MaskferCommand)

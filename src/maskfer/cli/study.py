@@ -248,7 +248,7 @@ def reproduce(
     path: Optional[Path] = typer.Argument(None, help="Dataset folder or fer2013.csv.", metavar="DATASET", show_default=False),
     out: Path = typer.Option(Path("maskfer-report"), "--out", "-o", help="Folder for results.json, report.html, report.md."),
     quick: bool = typer.Option(False, "--quick", help="Reduced sweeps; augmentation compared on two fast models."),
-    protocols: str = typer.Option("random,subject", "--protocols", help="Comma-separated: random, subject, source."),
+    protocols: str = typer.Option("random,subject", "--protocols", help="Comma-separated: random, subject, source, mask_type, mask_renderer (mask_type and mask_renderer need masks)."),
     models_: str = typer.Option("study", "--models", help="'study' (the six classical), 'cnn', 'all', or comma-separated names."),
     sweeps: str = typer.Option("study", "--sweeps", help="'study' (the five, the SVM grid on the fast Nystroem SVM), 'all' (adds svm_grid_exact), 'none', or comma-separated names."),
     augment: float = typer.Option(0.25, "--augment", help="Fraction of training images augmented (0 turns it off)."),

@@ -20,6 +20,25 @@ from maskfer.errors import MaskferError
 
 ENCODINGS = ("png", "jpg")
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"})
+# Magic numbers of the image formats read, for bytes that come without a trustworthy name (an upload, a file with no
+# suffix in a folder).
+SIGNATURES = {
+    "jpeg": [b"\xff\xd8\xff"],
+    "png": [b"\x89PNG\r\n\x1a\n"],
+    "gif": [b"GIF87a", b"GIF89a"],
+    "bmp": [b"BM"],
+    "tiff": [b"II*\x00", b"MM\x00*"],
+}
+
+
+def image_kind(data: bytes) -> str | None:
+    """The image format its first bytes say ("jpeg", "png", "gif", "bmp", "tiff", "webp"), or None."""
+    for kind, magics in SIGNATURES.items():
+        if any(data.startswith(m) for m in magics):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
 
 
 # ImageNet's channel mean and std (RGB, pixels in [0, 1]): what every ImageNet-initialised network expects.

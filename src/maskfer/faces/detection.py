@@ -12,9 +12,7 @@ Interpreters are made on first use, one per thread, never at import time.
 
 from __future__ import annotations
 
-import os
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -22,6 +20,7 @@ from importlib import resources
 import cv2
 import numpy as np
 
+from maskfer.core.native_logs import native_logs_silenced
 from maskfer.core.parallel import runtime_threads
 from maskfer.errors import MaskferError
 
@@ -84,25 +83,6 @@ def anchors(spec: DetectorSpec) -> np.ndarray:
 
 
 _local = threading.local()
-
-
-STDERR_LOCK = threading.Lock()
-
-
-@contextmanager
-def native_logs_silenced():
-    """The start-up line that LiteRT's C++ code writes straight to file descriptor 2 ("Created TensorFlow Lite
-    XNNPACK delegate for CPU") is dropped while an interpreter starts: maskfer promises one line per problem
-    on stderr. Only here, never at import."""
-    with STDERR_LOCK:  # one redirect at a time, or two threads could leave fd 2 pointing at /dev/null
-        saved, quiet = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(quiet, 2)
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(quiet)
 
 
 def model_path(file: str):

@@ -26,7 +26,8 @@ import cv2
 import numpy as np
 
 from maskfer.core.files import atomic_write_bytes, check_output_file
-from maskfer.core.images import IMAGE_EXTENSIONS, MAX_PIXELS, encode_image, read_image
+from maskfer.core.images import IMAGE_EXTENSIONS, MAX_PIXELS, encode_image, image_kind, read_image
+from maskfer.core.native_logs import native_logs_silenced
 from maskfer.core.parallel import ComputeConfig, map_ordered, use_runtime_threads
 from maskfer.errors import MaskferError, check_name
 from maskfer.labels import EMOTIONS
@@ -86,32 +87,54 @@ def iter_files(paths: list[str | Path]) -> Iterator[Path]:
             for folder, subfolders, names in os.walk(path):
                 subfolders.sort()
                 for name in sorted(names):
-                    if Path(name).suffix.lower() in (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS):
+                    if Path(name).suffix.lower() in (*IMAGE_EXTENSIONS, *VIDEO_EXTENSIONS) or _unnamed_image(Path(folder) / name):
                         yield Path(folder) / name
 
 
+def _unnamed_image(path: Path) -> bool:
+    """A file with no suffix whose bytes say it is an image (a PNG saved without its extension) is read too."""
+    if path.suffix:
+        return False
+    try:
+        with open(path, "rb") as handle:
+            return image_kind(handle.read(12)) is not None
+    except OSError:
+        return False
+
+
+class DamagedVideo(MaskferError):
+    """A video that stopped decoding before the frames its header promises: its frames so far are read."""
+
+
 def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarray]]:
-    """(frame index, seconds, RGB frame) sampled at `fps`; an unreadable video raises MaskferError."""
-    capture = cv2.VideoCapture(str(path))
+    """(frame index, seconds, RGB frame) sampled at `fps`. An unreadable video raises MaskferError, one that stops
+    short of the frames its header counts raises `DamagedVideo` after its last good frame; FFmpeg's own lines are
+    kept off the terminal."""
+    with native_logs_silenced():
+        capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
             raise MaskferError(f"{path}: cannot open as a video (unsupported codec or container, or not a video)")
         native = capture.get(cv2.CAP_PROP_FPS) or 0
         native = native if 0 < native < 1000 else 25.0
+        promised = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         step = max(1, int(round(native / fps)))
         index, yielded = 0, 0
         while True:
-            ok = capture.grab()
+            with native_logs_silenced():
+                ok = capture.grab()
+                ok, frame = capture.retrieve() if ok and index % step == 0 else (ok, None)
             if not ok:
                 break
-            if index % step == 0:
-                ok, frame = capture.retrieve()
-                if ok:
-                    yielded += 1
-                    yield index, index / native, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            if frame is not None:
+                yielded += 1
+                yield index, index / native, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             index += 1
         if yielded == 0:
             raise MaskferError(f"{path}: no frame could be decoded (unsupported codec, or an empty or damaged video)")
+        if promised > 0 and index < promised - 1:  # containers round their count: one frame short is no damage
+            raise DamagedVideo(f"{path}: damaged video: decoding stopped at frame {index} of {promised}; "
+                               f"the rows of the frames before it are kept")
     finally:
         capture.release()
 
@@ -134,15 +157,19 @@ def face_rows(file: str, frame: int | None, time_s: float | None, faces, mask_dr
     return rows
 
 
-def video_rows(path: Path, name: Path, config: PredictConfig) -> tuple[list[dict], list]:
-    """Rows of every sampled frame of a video, its faces followed as tracks, and the annotated frames to write."""
+def video_rows(path: Path, name: Path, config: PredictConfig) -> tuple[list[dict], list, str | None]:
+    """Rows of every sampled frame of a video, its faces followed as tracks, the annotated frames to write, and the
+    line that says the video is damaged (its frames up to the damage are read)."""
     tracker = FaceTracker(TrackerConfig(config.redetect_every, config.smooth), config.max_faces)
     rows, annotations = [], []
-    for frame, seconds, rgb in video_frames(path, config.fps):
-        shown, faces, tracks = tracked_frame(tracker, rgb, config, seconds)
-        rows += face_rows(str(path), frame, seconds, faces, config.try_mask, tracks)
-        annotations.append((name.parent / f"{name.stem}_f{frame:06d}.jpg", shown, faces))
-    return rows, annotations
+    try:
+        for frame, seconds, rgb in video_frames(path, config.fps):
+            shown, faces, tracks = tracked_frame(tracker, rgb, config, seconds)
+            rows += face_rows(str(path), frame, seconds, faces, config.try_mask, tracks)
+            annotations.append((name.parent / f"{name.stem}_f{frame:06d}.jpg", shown, faces))
+    except DamagedVideo as damage:
+        return rows, annotations, str(damage)
+    return rows, annotations, None
 
 
 def tracked_frame(tracker: FaceTracker, image: np.ndarray, config: PredictConfig, time_s: float | None = None):
@@ -167,12 +194,29 @@ def label_scale(height: int, width: int) -> float:
     return max(0.5, min(height, width) / 600)
 
 
+def _overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def label_place(box, size, image_size, placed) -> tuple[int, int] | None:
+    """Where a label of `size` (w, h) goes for a face `box` in an image of `image_size` (w, h): above the box, else
+    below it, else inside its top, the first that fits in the image and overlaps none of the `placed` labels
+    ((x0, y0, x1, y1) each); None when none does (the label then goes in the band under the image)."""
+    (x0, y0, _, y1), (w, h), (width, height) = box, size, image_size
+    if w > width:
+        return None
+    x = min(max(0, x0), width - w)
+    return next(((x, y) for y in (y0 - h, y1, y0)
+                 if 0 <= y <= height - h and not any(_overlaps((x, y, x + w, y + h), other) for other in placed)), None)
+
+
 def annotate(image: np.ndarray, faces) -> np.ndarray:
     """A copy of the RGB image with each face boxed and labelled with its top two expressions.
 
     Labels are sized to the image, not the face, and placed above the box, else below it, else
-    inside its top; a small image is enlarged first, and a label wider than the image gets a band
-    under it, so no label is ever cut off.
+    inside its top, wherever no other label is; a small image is enlarged first, and a label wider
+    than the image, or with no free place, goes in a band under it, numbered, so no label is ever cut
+    off or hidden under another.
     """
     factor = max(1, int(np.ceil(ANNOTATION_SIDE / max(1, min(image.shape[:2])))))
     out = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC) if factor > 1 else image.copy()
@@ -180,6 +224,7 @@ def annotate(image: np.ndarray, faces) -> np.ndarray:
     thickness = max(1, round(max(height, width) / 400))
     scale = label_scale(height, width)
     band = []  # labels that fit nowhere in the image
+    placed = []  # the labels drawn so far, (x0, y0, x1, y1): none is drawn over another
     for number, face in enumerate(faces, 1):
         x0, y0, x1, y1 = (int(v) * factor for v in face.box)
         colour = (40, 200, 255) if face.mask_worn else (255, 200, 40)
@@ -191,12 +236,13 @@ def annotate(image: np.ndarray, faces) -> np.ndarray:
             label = " ".join(f"{e} {100 * p:.0f}%" for e, p in top) + (" [mask]" if face.mask_worn else "")
         (w, h), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         box_h = h + base + 4
-        if w + 4 > width:
+        spot = label_place((x0, y0, x1, y1), (w + 4, box_h), (width, height), placed)
+        if spot is None:  # too wide, or every place taken by another label: numbered, in the band
             band.append((f"{number}: {label}", colour))
             cv2.putText(out, str(number), (x0 + 2, max(h + 2, y0 + h + 2)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA)
             continue
-        x = min(max(0, x0), width - w - 4)
-        y = y0 - box_h if y0 - box_h >= 0 else (y1 if y1 + box_h <= height else max(0, y0))  # above, below, else inside
+        x, y = spot
+        placed.append((x, y, x + w + 4, y + box_h))
         cv2.rectangle(out, (x, y), (x + w + 4, y + box_h), colour, -1)
         cv2.putText(out, label, (x + 2, y + h + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
     if band:
@@ -256,7 +302,8 @@ class FilePredictor:
     """Reads one file (photo or video) into rows: a picklable task for worker processes and Dask workers.
 
     `threads` fixes the prediction runtimes' threads in the process that runs it (workers take 1).
-    Returns (rows, None), ([], one-line error), or (rows, one line) when only the annotated copy failed.
+    Returns (rows, None), ([], one-line error), or (rows, one line) when the video was damaged part way or only the
+    annotated copy failed.
     """
 
     config: PredictConfig
@@ -269,14 +316,15 @@ class FilePredictor:
         if self.threads:
             use_runtime_threads(self.threads)
         try:
+            damage = None
             if path.suffix.lower() in VIDEO_EXTENSIONS:
-                rows, annotations = video_rows(path, name, self.config)  # annotations: (target, image, faces)
+                rows, annotations, damage = video_rows(path, name, self.config)  # annotations: (target, image, faces)
             else:
                 shown, faces = predict_image(read_image(str(path), self.config.max_pixels), self.config)
                 rows = face_rows(str(path), None, None, faces, self.config.try_mask)
                 annotations = [(name, shown, faces)]
             problem = _write_annotated(self.annotate_dir, annotations, self.overwrite) if self.annotate_dir else None
-            return rows, problem
+            return rows, damage or problem
         except MaskferError as exc:  # ImageError included: one line naming the file and the problem
             return [], str(exc)
 

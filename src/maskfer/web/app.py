@@ -25,19 +25,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 import maskfer
-from maskfer.core.images import MAX_PIXELS, encode_image
+from maskfer.core.images import MAX_PIXELS, encode_image, image_kind
 from maskfer.errors import MaskferError
 from maskfer.prediction.batch import PredictConfig
 from maskfer.web.schema import Health, Prediction, Version, problems
 
-# Magic numbers of the image formats accepted: the upload's name and content type are ignored.
-SIGNATURES = {
-    "jpeg": [b"\xff\xd8\xff"],
-    "png": [b"\x89PNG\r\n\x1a\n"],
-    "gif": [b"GIF87a", b"GIF89a"],
-    "bmp": [b"BM"],
-    "tiff": [b"II*\x00", b"MM\x00*"],
-}
 
 
 @dataclass(frozen=True)
@@ -78,22 +70,13 @@ class LiveStreams:
             return entry
 
 
-def sniff(data: bytes) -> str | None:
-    for kind, magics in SIGNATURES.items():
-        if any(data.startswith(m) for m in magics):
-            return kind
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
-
-
 def decode_upload(data: bytes, config: ServeConfig) -> np.ndarray:
     """Bytes -> RGB array by the same decoder as files, or an HTTPException with a 4xx status that says why."""
     from maskfer.core.images import ImageError, ImageTooLarge, decode_image
 
     if not data:
         raise HTTPException(400, "empty upload")
-    kind = sniff(data)
+    kind = image_kind(data)
     if kind is None:
         raise HTTPException(415, "not a supported image: expected JPEG, PNG, GIF, BMP, TIFF or WebP bytes")
     try:
