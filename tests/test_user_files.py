@@ -163,3 +163,14 @@ def test_labels_of_faces_close_together_never_overlap():
             assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
     assert len(placed) >= 2  # the others have free places; any left over go in the band, numbered
     assert label_place((0, 0, 10, 10), (700, 20), (640, 480), []) is None  # wider than the image: the band
+
+
+def test_problems_are_told_in_the_order_the_paths_were_given(photo, tmp_path):
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (tmp_path / "empty").mkdir()
+    given = [tmp_path / "first-missing.jpg", photo, tmp_path / "broken.jpg", tmp_path / "empty", tmp_path / "last-missing.png"]
+    result = run("predict", *given, "--out", tmp_path / "rows.csv")
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert [next(p.name for p in given if str(p) in line) for line in lines] == \
+        ["first-missing.jpg", "broken.jpg", "empty", "last-missing.png"], lines

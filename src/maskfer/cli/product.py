@@ -32,7 +32,7 @@ def predict(
     from contextlib import nullcontext
 
     from maskfer.core.files import check_output_folder
-    from maskfer.prediction.batch import PredictConfig, RowWriter, input_problems
+    from maskfer.prediction.batch import PredictConfig, RowWriter
     from maskfer.prediction.model import load_mask_check, load_model
 
     with user_errors():
@@ -45,17 +45,14 @@ def predict(
             check_output_folder(annotate, "--annotate")
         load_model(config.model), load_mask_check()  # a bad model file stops here, before any work
         compute = compute_config(jobs, scheduler, cluster)
-        problems = input_problems(paths)
-    for problem in problems:
-        errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
     tally = dict(read=0, faces=0, failed=0, total=0, kept=0)
     try:
         write_predictions(paths, config, writer if out is not None else None, annotate, overwrite, compute, tally)
     except KeyboardInterrupt:  # Ctrl-C, kill, timeout: the rows so far are in place; say how far it got
-        errors.print(predict_summary(tally, len(problems), out) + "; stopped before the end", highlight=False)
+        errors.print(predict_summary(tally, out) + "; stopped before the end", highlight=False)
         raise typer.Exit(130) from None
-    failed = tally["failed"] + len(problems)
-    summary = predict_summary(tally, len(problems), out)
+    failed = tally["failed"]
+    summary = predict_summary(tally, out)
     # The summary goes to stdout when the rows went to a file, failed files or not; with the rows on stdout it is
     # printed only after a failure, to stderr, so that stdout stays rows and a good run leaves stderr empty.
     if out is not None:
@@ -66,8 +63,8 @@ def predict(
         raise typer.Exit(1)
 
 
-def predict_summary(tally: dict, problems: int, out) -> str:
-    failed = tally["failed"] + problems
+def predict_summary(tally: dict, out) -> str:
+    failed = tally["failed"]
     return (f"{tally['read']} of {count(tally['total'] - tally['kept'], 'file')} read"
             + (f" ({tally['kept']} kept from {out})" if tally["kept"] else "") + f", {count(tally['faces'], 'face')}"
             + (f", written to {out}" if out else "") + (f"; {count(failed, 'problem')}" if failed else ""))
@@ -81,18 +78,18 @@ def write_predictions(paths, config, writer, annotate, overwrite, compute, tally
 
     from maskfer.core.interrupt import signals_interrupt
     from maskfer.core.progress import progress_display
-    from maskfer.prediction.batch import AnnotationNames, format_rows, iter_files, predict_files
+    from maskfer.prediction.batch import AnnotationNames, format_rows, iter_inputs, predict_files
 
     with signals_interrupt(), user_errors(), writer or nullcontext():
         done = writer.done if writer is not None else set()
-        for file in iter_files(paths):  # counted, never listed
+        for file in iter_inputs(paths):  # counted, never listed
             tally["total"], tally["kept"] = tally["total"] + 1, tally["kept"] + (str(file) in done)
         # A live bar on a terminal only: in a log, stderr holds problems and nothing else.
         progress, advancer = progress_display(tally["total"] > 1 and errors.is_terminal, transient=True, console=errors)
         with progress:
             advance = advancer(progress.add_task("predicting", total=tally["total"]), "files predicted")
             advance(tally["kept"])
-            files = (f for f in iter_files(paths) if str(f) not in done)
+            files = (f for f in iter_inputs(paths) if str(f) not in done)
             for rows, problem in predict_files(files, config, annotate, lambda _: advance(), AnnotationNames(paths),
                                                overwrite, compute):
                 if problem:

@@ -77,6 +77,24 @@ def input_problems(paths: list[str | Path]) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class InputProblem:
+    """A path given that cannot be read at all (missing, or a folder with no image or video): its line, in its place."""
+
+    message: str
+
+
+def iter_inputs(paths: list[str | Path]) -> Iterator[Path | InputProblem]:
+    """`iter_files`, with an `InputProblem` in the place of each path that `input_problems` refuses, so that every
+    problem is told in the order the paths were given."""
+    for path in map(Path, paths):
+        problems = input_problems([path])
+        if problems:
+            yield InputProblem(problems[0])
+        else:
+            yield from iter_files([path])
+
+
 def iter_files(paths: list[str | Path]) -> Iterator[Path]:
     """The files to read, streamed (a folder of a million photos is never a list): each file given, and each
     image or video in a folder given, searched recursively, a folder's files in name order before its subfolders."""
@@ -311,8 +329,10 @@ class FilePredictor:
     overwrite: bool = False
     threads: int | None = None
 
-    def __call__(self, task: tuple[Path, Path]) -> tuple[list[dict], str | None]:
+    def __call__(self, task: tuple[Path | InputProblem, Path | None]) -> tuple[list[dict], str | None]:
         path, name = task
+        if isinstance(path, InputProblem):
+            return [], path.message
         if self.threads:
             use_runtime_threads(self.threads)
         try:
@@ -349,7 +369,7 @@ def predict_files(files, config: PredictConfig, annotate_dir: Path | None = None
     name = names or AnnotationNames([])
     parallel = compute.jobs > 1 or compute.scheduler is not None or compute.cluster != "none"
     predictor = FilePredictor(config, annotate_dir, overwrite, threads=1 if parallel else None)
-    tasks = ((path, name(path)) for path in files)
+    tasks = ((path, name(path) if isinstance(path, Path) else None) for path in files)
     # Workers take files a chunk at a time: one Dask task a file cost more than reading the file.
     ahead, behind = itertools.tee(_chunks(tasks, CHUNK if parallel else 1))  # `behind` trails what workers took
     for chunk, answers in zip(behind, map_ordered(predictor.chunk, ahead, compute)):
