@@ -68,7 +68,7 @@ def main():
         payloads = photos()
         with httpx.Client(timeout=60) as client:
             expected = [client.post(url + "/api/predict", files={"image": ("p.jpg", p)}).json() for p in payloads]
-        print(f"| clients | requests | requests/s | median ms | p99 ms | errors | mixed-up answers |")
+        print("| clients | requests | requests/s | median ms | p99 ms | errors | mixed-up answers |")
         print("|---|---|---|---|---|---|---|")
         for clients in (int(c) for c in args.clients.split(",")):
             latencies, errors, mixed = [], [0], [0]

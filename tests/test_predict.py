@@ -289,7 +289,7 @@ def test_annotate_mirrors_the_tree_keeps_names_and_never_overwrites(astronaut, t
 
 
 def test_labels_on_a_small_face_are_whole_and_readable(astronaut):
-    from maskfer.prediction.batch import annotate, label_scale
+    from maskfer.prediction.annotate import annotate, label_scale
 
     small = cv2.resize(astronaut[20:260, 130:330], (48, 58), interpolation=cv2.INTER_AREA)
     (face,) = maskfer.predict(small)

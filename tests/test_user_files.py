@@ -150,7 +150,7 @@ def test_an_image_without_a_suffix_in_a_folder_is_read_and_other_files_are_not(t
 
 
 def test_labels_of_faces_close_together_never_overlap():
-    from maskfer.prediction.batch import label_place
+    from maskfer.prediction.annotate import label_place
 
     boxes = [(100, 100, 160, 170), (150, 105, 210, 175), (120, 172, 180, 240)]  # two side by side, one just below
     placed = []

@@ -106,10 +106,11 @@ def test_a_stream_keeps_its_tracks_and_reads_its_frames_as_a_video_is_read(clien
 
     frames = [astronaut, np.ascontiguousarray(np.roll(astronaut, 6, axis=1))]  # the face moves a little
     forms = [{}, {"mask": "surgical"}]  # and is masked in the second frame: its reading changes
-    answers = [post(client, "/api/predict", png_bytes(frame), stream="cam-1", smooth="0.5", **form).json()
-               for frame, form in zip(frames, forms)]
+    answers = [post(client, "/api/predict", png_bytes(frame), stream="cam-1", smooth="0.5", time_s=str(k / 10), **form).json()
+               for k, (frame, form) in enumerate(zip(frames, forms))]
     tracker = FaceTracker(TrackerConfig(smooth=0.5))
-    video = [tracked_frame(tracker, frame, PredictConfig(try_mask=form.get("mask"))) for frame, form in zip(frames, forms)]
+    video = [tracked_frame(tracker, frame, PredictConfig(try_mask=form.get("mask")), k / 10)
+             for k, (frame, form) in enumerate(zip(frames, forms))]
     for answer, (_, faces, tracks) in zip(answers, video):
         assert [face["track"] for face in answer["faces"]] == tracks == [0]
         for face, expected in zip(answer["faces"], faces):

@@ -78,7 +78,8 @@ def write_predictions(paths, config, writer, annotate, overwrite, compute, tally
 
     from maskfer.core.interrupt import signals_interrupt
     from maskfer.core.progress import progress_display
-    from maskfer.prediction.batch import AnnotationNames, format_rows, iter_inputs, predict_files
+    from maskfer.prediction.annotate import AnnotationNames
+    from maskfer.prediction.batch import format_rows, iter_inputs, predict_files
 
     with signals_interrupt(), user_errors(), writer or nullcontext():
         done = writer.done if writer is not None else set()

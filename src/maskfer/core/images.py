@@ -20,6 +20,7 @@ from maskfer.errors import MaskferError
 
 ENCODINGS = ("png", "jpg")
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"})
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")  # read by `maskfer predict`
 # Magic numbers of the image formats read, for bytes that come without a trustworthy name (an upload, a file with no
 # suffix in a folder).
 SIGNATURES = {

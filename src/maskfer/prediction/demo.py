@@ -41,7 +41,7 @@ def _tile(image: np.ndarray, face, caption: str, side: int = TILE) -> np.ndarray
     so the mask, the box and the whole label are readable."""
     from dataclasses import replace
 
-    from maskfer.prediction.batch import annotate
+    from maskfer.prediction.annotate import annotate
 
     x0, y0, x1, y1 = face.box
     half = max(x1 - x0, y1 - y0)

@@ -105,6 +105,8 @@ STREAM_ID = r"^[A-Za-z0-9_-]{1,64}$"
 STREAM_HELP = ("a live stream's id, chosen by its client (letters, digits, - and _, up to 64): its faces keep a `track` "
                "from one frame to the next, and are followed instead of detected between detections")
 SMOOTH_HELP = "with `stream`: the weight of a face's past frames in its probabilities (0: each frame alone; under 1)"
+TIME_HELP = ("with `stream`: the frame's time in seconds by the client's clock, which decides whether its faces are "
+             "followed from the last frame's (frames under 0.25 s apart) or detected again; default: the server's clock")
 
 # The upload's declared types, so that clients and schema-driven tools send images (the bytes are sniffed regardless).
 IMAGE_TYPES = "image/jpeg, image/png, image/gif, image/bmp, image/tiff, image/webp"
@@ -191,16 +193,19 @@ def add_api(app: FastAPI, config: ServeConfig) -> None:
                       mask: MaskChoice = Form("none", description="draw this mask type on every face first", examples=["kn95"]),
                       seed: int = Form(0, ge=0, description="the seed of the drawn mask (0 or more)"),
                       stream: str | None = Form(None, pattern=STREAM_ID, description=STREAM_HELP, examples=["webcam-1"]),
-                      smooth: float = Form(0.0, ge=0, lt=1, description=SMOOTH_HELP)) -> Prediction:
+                      smooth: float = Form(0.0, ge=0, lt=1, description=SMOOTH_HELP),
+                      time_s: float | None = Form(None, ge=0, description=TIME_HELP)) -> Prediction:
         """Every face with its box, mask worn or not, expression and seven probabilities (and with `stream`, its track)."""
         if smooth and not stream:
             raise HTTPException(422, "smooth: averages a stream's frames, so it needs a stream")
+        if time_s is not None and not stream:
+            raise HTTPException(422, "time_s: the time of a stream's frame, so it needs a stream")
         data = await read_limited(image, limit)
         rgb = await run_in_threadpool(decode_upload, data, config)  # decoding is CPU work: off the event loop
         kind = None if mask in ("none", "") else mask
         tracker = streams.tracker(stream, smooth) if stream else None
         return Prediction(**await run_in_threadpool(_predict, rgb, PredictConfig(max_faces=config.max_faces, try_mask=kind, seed=seed),
-                                                    tracker))
+                                                    tracker, time_s))
 
     @app.post("/api/mask", response_class=Response, openapi_extra=UPLOAD,
               responses={200: {"content": {"image/png": {}}, "description": "the masked photo",
@@ -219,8 +224,9 @@ def add_api(app: FastAPI, config: ServeConfig) -> None:
         return Response(encode_image(masked, "png"), media_type="image/png", headers={"X-Faces-Masked": str(len(faces))})
 
 
-def _predict(rgb: np.ndarray, config: PredictConfig, tracker=None) -> dict:
-    """The answer to /api/predict; with `tracker` (a stream's `FaceTracker` and its lock), each face's track too."""
+def _predict(rgb: np.ndarray, config: PredictConfig, tracker=None, time_s: float | None = None) -> dict:
+    """The answer to /api/predict; with `tracker` (a stream's `FaceTracker` and its lock), each face's track too, the
+    frame at `time_s` (None: the clock's)."""
     from maskfer.prediction.batch import predict_image, tracked_frame
 
     if tracker is None:
@@ -229,7 +235,7 @@ def _predict(rgb: np.ndarray, config: PredictConfig, tracker=None) -> dict:
     else:
         follow, lock = tracker
         with lock:
-            shown, faces, tracks = tracked_frame(follow, rgb, config)
+            shown, faces, tracks = tracked_frame(follow, rgb, config, time_s)
         answers = [{**f.to_dict(), "track": track} for f, track in zip(faces, tracks)]
     out = {"width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "mask_drawn": config.try_mask, "faces": answers}
     if config.try_mask:

@@ -157,6 +157,7 @@ async function readFrame() {
   const mask = $("mask").value;
   if (mask !== "none") form.append("mask", mask);
   form.append("stream", stream);
+  form.append("time_s", (performance.now() / 1000).toFixed(3));  // the frame's time: close frames are followed
   if ($("steady").checked) form.append("smooth", "0.6");
   try {
     const response = await fetch("/api/predict", { method: "POST", body: form });
