@@ -55,7 +55,7 @@ def _convert(obj, dtype):
 
 
 def epochs_in(path: Path) -> int:
-    from maskfer.models.cnn import checkpoint_epoch
+    from maskfer.models.checkpoints import checkpoint_epoch
 
     return checkpoint_epoch(str(path)) if path.exists() else 0
 

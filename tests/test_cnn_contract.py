@@ -12,7 +12,8 @@ from sklearn.exceptions import NotFittedError
 
 pytest.importorskip("torch")
 
-from maskfer.models.cnn import CNNClassifier, CNNEmbedding  # noqa: E402
+from maskfer.models.cnn import CNNClassifier  # noqa: E402
+from maskfer.models.embedding import CNNEmbedding  # noqa: E402
 
 SIDE = 8
 
@@ -122,9 +123,9 @@ def test_rows_of_zero_weight_are_never_drawn():
 
 def _fit_killed_after_epoch_two(monkeypatch, checkpoint, X, y):
     """A 3-epoch fit with `checkpoint` that is interrupted just after epoch 2's checkpoint is written."""
-    import maskfer.models.cnn as cnn
+    import maskfer.models.checkpoints as checkpoints
 
-    write = cnn._write_training_state
+    write = checkpoints.write_training_state
 
     def killed_after_epoch_two(path, state):
         write(path, state)
@@ -132,7 +133,7 @@ def _fit_killed_after_epoch_two(monkeypatch, checkpoint, X, y):
             raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(cnn, "_write_training_state", killed_after_epoch_two)
+        patch.setattr(checkpoints, "write_training_state", killed_after_epoch_two)
         with pytest.raises(KeyboardInterrupt):
             _classifier(epochs=3, checkpoint=str(checkpoint)).fit(X, y)
 
@@ -235,7 +236,7 @@ def test_denormals_are_flushed_inside_training_and_its_validation_and_not_after(
 def test_colour_jitter_changes_colours_within_range_and_greys_some_images():
     import torch
 
-    from maskfer.models.cnn import MEAN, STD, normalise
+    from maskfer.models.batches import MEAN, STD, normalise
 
     pixels = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (200, 4, 4, 3), dtype=np.uint8))
     plain = normalise(pixels)

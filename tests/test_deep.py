@@ -15,7 +15,8 @@ from maskfer.core.cache import stable_key
 from maskfer.features.pixels import PixelConfig
 from maskfer.faces.landmarks import LEFT_EYE, RIGHT_EYE, Face
 from maskfer.models.backbones import EfficientNetLite0, ResNet18, WeightsError, create_backbone
-from maskfer.models.cnn import CNNClassifier, CNNEmbedding
+from maskfer.models.cnn import CNNClassifier
+from maskfer.models.embedding import CNNEmbedding
 
 
 def image_rows(n=42, size=32, seed=0):
@@ -201,14 +202,14 @@ def _subject_features(n=70):
 
 @pytest.mark.slow
 def test_a_killed_study_resumes_at_the_fold_and_epoch_it_reached(tmp_path, monkeypatch, capsys):
-    import maskfer.models.cnn as cnn
+    import maskfer.models.checkpoints as checkpoints
     from maskfer.core.cache import Cache
 
     features = _subject_features()
     config = ExperimentConfig(model="resnet18_scratch", params={"epochs": 3, "max_batches": 1}, n_splits=2,
                               pixels=features.config)
     unbroken = evaluate(features, config, Cache(tmp_path / "unbroken"))
-    write, written = cnn._write_training_state, []
+    write, written = checkpoints.write_training_state, []
 
     def killed_in_the_second_fold(path, state):
         write(path, state)
@@ -217,11 +218,11 @@ def test_a_killed_study_resumes_at_the_fold_and_epoch_it_reached(tmp_path, monke
             raise KeyboardInterrupt
 
     cache = Cache(tmp_path / "cache")
-    monkeypatch.setattr(cnn, "_write_training_state", killed_in_the_second_fold)
+    monkeypatch.setattr(checkpoints, "write_training_state", killed_in_the_second_fold)
     with pytest.raises(KeyboardInterrupt):
         evaluate(features, config, cache)
     assert len(list((cache.root / "folds").rglob("*.json"))) == 1  # the finished fold is cached
-    monkeypatch.setattr(cnn, "_write_training_state", write)
+    monkeypatch.setattr(checkpoints, "write_training_state", write)
     capsys.readouterr()
     resumed = evaluate(features, config, cache)
     printed = capsys.readouterr()

@@ -48,7 +48,8 @@ EMBEDDING_IMAGE_CHECKS = {  # its fit only records the width; transform reads th
 
 
 def expected_failures(estimator):
-    from maskfer.models.cnn import CNNClassifier, CNNEmbedding
+    from maskfer.models.cnn import CNNClassifier
+    from maskfer.models.embedding import CNNEmbedding
 
     if isinstance(estimator, CNNClassifier):
         return CNN_IMAGE_CHECKS
@@ -58,7 +59,8 @@ def expected_failures(estimator):
 
 
 def _cnn_estimators():
-    from maskfer.models.cnn import CNNClassifier, CNNEmbedding
+    from maskfer.models.cnn import CNNClassifier
+    from maskfer.models.embedding import CNNEmbedding
 
     return [CNNClassifier(backbone="mobilenet_v2", weights="none", epochs=1, batch_size=16, max_batches=2),
             CNNEmbedding(backbone="mobilenet_v2", weights="none", cache=False)]

@@ -344,22 +344,22 @@ def test_a_good_photo_leaves_stderr_empty(folder):
 
 @pytest.mark.slow
 def test_a_killed_train_default_resumes_at_the_epoch_it_reached(tmp_path, monkeypatch):
-    import maskfer.models.cnn as cnn
+    import maskfer.models.checkpoints as checkpoints
     from conftest import shared
 
     data = shared("fer2013").parent
     out = tmp_path / "model"
-    write = cnn._write_training_state
+    write = checkpoints.write_training_state
 
     def killed_after_epoch_one(path, state):
         write(path, state)
         if state["epoch"] == 1:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cnn, "_write_training_state", killed_after_epoch_one)
+    monkeypatch.setattr(checkpoints, "write_training_state", killed_after_epoch_one)
     first = run("train-default", "--recipe", "v2", "--data", data, "--out", out, "--epochs", "2", "--limit", "12")
     assert first.exit_code == 130 and not (out / "maskfer-expression.onnx").exists()  # interrupted, nothing exported
-    monkeypatch.setattr(cnn, "_write_training_state", write)
+    monkeypatch.setattr(checkpoints, "write_training_state", write)
     before = __import__("torch").load(out / "training-state.pt", weights_only=True)["history"]
     again = run("train-default", "--recipe", "v2", "--data", data, "--out", out, "--epochs", "2", "--limit", "12")
     assert again.exit_code == 0, again.output

@@ -131,7 +131,7 @@ def fold_status(features: Features, configs: list[ExperimentConfig], cache: Cach
         if result is not None:
             status[c].append({"fold": i, "state": "done", "key": key, "result": result})
         elif checkpoint and Path(checkpoint).exists():
-            from maskfer.models.cnn import checkpoint_epoch  # torch only where a checkpoint exists
+            from maskfer.models.checkpoints import checkpoint_epoch  # torch only where a checkpoint exists
 
             status[c].append({"fold": i, "state": "training", "epoch": checkpoint_epoch(checkpoint)})
         else:

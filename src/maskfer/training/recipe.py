@@ -323,7 +323,7 @@ def export_onnx(model, config: DefaultModelConfig, path: str | Path, record: dic
     except ImportError:
         raise MaskferError("exporting the model needs onnx: pip install 'maskfer[cnn]'") from None
 
-    from maskfer.models.cnn import MEAN, STD
+    from maskfer.models.batches import MEAN, STD
 
     temperature = float(record.get("temperature", 1.0))
     bias = torch.tensor(record.get("fitted_class_bias") or [0.0] * len(EMOTIONS), dtype=torch.float32)
