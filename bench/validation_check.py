@@ -37,7 +37,7 @@ def main():
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
 
-    from maskfer.card import expected_calibration_error as calibration_error
+    from maskfer.evaluation.metrics import expected_calibration_error as calibration_error
     from maskfer.core.cache import Cache
     from maskfer.prediction.model import load_model
     from maskfer.training.recipe import DefaultModelConfig

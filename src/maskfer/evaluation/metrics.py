@@ -71,3 +71,16 @@ def answer_shares(y_true, y_pred, n_classes: int = len(EMOTIONS)) -> dict:
     worst = max((r, k) for k, r in enumerate(ratio) if r is not None)
     return {"answered": answered.tolist(), "true": true.tolist(), "ratio": ratio,
             "most_over_answered": EMOTIONS[worst[1]], "largest_ratio": worst[0]}
+
+
+ECE_BINS = 15  # equal-width confidence bins of the expected calibration error
+
+
+def expected_calibration_error(probabilities: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Expected calibration error of the top class: |accuracy - confidence| over equal-width bins, weighted by size."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    return float(sum(abs(correct[which == b].mean() - confidence[which == b].mean()) * (which == b).mean()
+                     for b in range(bins) if (which == b).any()))
