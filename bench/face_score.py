@@ -100,13 +100,18 @@ def cat_and_cup_crops(seed: int = 0) -> dict[str, np.ndarray]:
         picture = getattr(data, name)()
         crops[name] = picture
         for i in range(15):
-            height, width = picture.shape[:2]
-            scale = rng.uniform(0.45, 1.0)
-            h, w = int(height * scale), int(width * scale)
-            y, x = rng.integers(0, height - h + 1), rng.integers(0, width - w + 1)
-            crop = picture[y:y + h, x:x + w]
-            crops[f"{name} crop {i}"] = _rotated(crop, rng.uniform(-25, 25)) if i % 3 == 0 else crop
+            crops[f"{name} crop {i}"] = random_crop(picture, rng, turned=i % 3 == 0)
     return crops
+
+
+def random_crop(picture: np.ndarray, rng: np.random.Generator, turned: bool) -> np.ndarray:
+    """A crop at a random scale of 0.45-1 and place, `turned` by up to 25 degrees either way."""
+    height, width = picture.shape[:2]
+    scale = rng.uniform(0.45, 1.0)
+    h, w = int(height * scale), int(width * scale)
+    y, x = rng.integers(0, height - h + 1), rng.integers(0, width - w + 1)
+    crop = picture[y:y + h, x:x + w]
+    return np.ascontiguousarray(_rotated(crop, rng.uniform(-25, 25)) if turned else crop)
 
 
 def backgrounds(data: Path, per_source: int) -> dict[str, np.ndarray]:
@@ -143,12 +148,7 @@ def face_free(data: Path, per_source: int) -> dict[str, dict[str, np.ndarray]]:
         if name.startswith(("noise", "flat")):
             continue
         for i in range(4):
-            height, width = picture.shape[:2]
-            scale = rng.uniform(0.45, 1.0)
-            h, w = int(height * scale), int(width * scale)
-            y, x = rng.integers(0, height - h + 1), rng.integers(0, width - w + 1)
-            crop = picture[y:y + h, x:x + w]
-            pictures[f"{name} crop {i}"] = np.ascontiguousarray(_rotated(crop, rng.uniform(-25, 25)) if i % 2 else crop)
+            pictures[f"{name} crop {i}"] = random_crop(picture, rng, turned=i % 2 == 1)
     pictures.update(backgrounds(data, per_source))
     halves = {"choose": {}, "check": {}}
     for name, picture in pictures.items():
