@@ -5,12 +5,14 @@
     python bench/validation_check.py v3=maskfer-model-v3/maskfer-expression.onnx \\
         "v3 one pass=maskfer-model-v3-one-pass/maskfer-expression.onnx"
 
-Each argument is NAME=FILE.onnx; the first model is the reference. The validation photos are those
-`train-default` scores every epoch (FER2013 PublicTest and the validation people of TCEP and CK+),
+Each argument is NAME=FILE.onnx; the first model is the reference, and its recipe names the validation photos:
+those `train-default` scores every epoch (v3's: FER2013 PublicTest and the validation people of TCEP and CK+;
+v4's: those and RAF-DB's validation share and AffectNet's `valid`; put v4 first to read v3 on v4's photos),
 each seen unmasked, behind a drawn mask and under an occluder (the views of the first model's recipe),
 and every model reads them cropped as its own recipe says (size, border). Prints, for each view and
 in all: each model's accuracy and expected calibration error (15 bins), and for the others how often
-their top answer is the reference's and the largest change of any probability. Choices between
+their top answer is the reference's and the largest change of any probability; then each model's validation
+figure (`maskfer.evaluation.metrics.validation_figure`) and its most over-answered class. Choices between
 models (quantization, the mirror) are made on this table, so the test sets stay unseen.
 """
 
@@ -37,7 +39,7 @@ def main():
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
 
-    from maskfer.evaluation.metrics import expected_calibration_error as calibration_error
+    from maskfer.evaluation.metrics import answer_shares, expected_calibration_error as calibration_error, validation_figure
     from maskfer.core.cache import Cache
     from maskfer.prediction.model import load_model
     from maskfer.training.recipe import DefaultModelConfig
@@ -60,13 +62,24 @@ def main():
     rows = {}
     for view in first.views:
         rows[f"{view[0]} (seed {view[1]})"] = view_probabilities(models, configs, validation, view, Cache(), args.jobs)
-    rows["all views"] = {name: tuple(np.concatenate([row[name][i] for row in rows.values()]) for i in range(2))
+    figures = {name: validation_figure(np.concatenate([row[name][1] for row in rows.values()]),
+                                       np.concatenate([row[name][0].argmax(1) for row in rows.values()]),
+                                       np.concatenate([row[name][2] for row in rows.values()]),
+                                       np.concatenate([[view] * len(row[name][1]) for view, row in rows.items()]))
+               for name in models}
+    rows["all views"] = {name: tuple(np.concatenate([row[name][i] for row in rows.values()]) for i in range(3))
                          for name in models}
     for view, row in rows.items():
-        p0, y = row[reference]
-        cells = [f"{100 * (p.argmax(1) == y).mean():.2f} | {calibration_error(p, y):.3f}" for p, y in row.values()]
+        p0, y, _ = row[reference]
+        cells = [f"{100 * (p.argmax(1) == y).mean():.2f} | {calibration_error(p, y):.3f}" for p, y, _ in row.values()]
         cells += [f"{100 * (row[n][0].argmax(1) == p0.argmax(1)).mean():.1f} | {np.abs(row[n][0] - p0).max():.2f}" for n in others]
         print(f"| {view} | {len(y)} | " + " | ".join(cells) + " |", flush=True)
+    print("\nthe validation figure (mean balanced accuracy over the (source, view) cells; docs/model-v4.md's rule):")
+    for name, figure in figures.items():
+        p, y, _ = rows["all views"][name]
+        shares = answer_shares(y, p.argmax(1))
+        print(f"  {name}: {100 * figure['figure']:.2f}%  (most over-answered: {shares['most_over_answered']} "
+              f"{shares['largest_ratio']:.2f}x its share)")
 
 
 def view_probabilities(models, configs, validation, view, cache, jobs) -> dict:
@@ -82,7 +95,8 @@ def view_probabilities(models, configs, validation, view, cache, jobs) -> dict:
     for _, _, photos in read.values():
         shared = np.intersect1d(shared, photos)  # each in table order, so the rows stay aligned
     kept = {name: np.isin(photos, shared) for name, (_, _, photos) in read.items()}
-    return {name: (p[kept[name]], y[kept[name]]) for name, (p, y, _) in read.items()}
+    sources = validation["dataset"].to_numpy()[shared]
+    return {name: (p[kept[name]], y[kept[name]], sources) for name, (p, y, _) in read.items()}
 
 
 if __name__ == "__main__":
