@@ -48,12 +48,12 @@ class FaceScoreRule:
 
 # A user's photo may hold no face at all: the thresholds chosen by `python bench/face_score.py` by the rule written
 # in docs/faces.md (no false face among 105 face-free pictures, the most faces found over 26 sets and framings).
-USER_PHOTOS = FaceScoreRule(min_face_score=0.8, min_detector_score=0.8, min_crop_score=0.6)
+USER_PHOTOS = FaceScoreRule(min_face_score=0.5, min_detector_score=0.8, min_crop_score=0.6)
 # Every photo of a labelled face dataset holds a face: every detection is kept, and a crop from 0.5, as before face
 # scores (on photos without a face the crop score reached 0.30 at most, on tight crops of masked faces the
 # detectors missed it reaches 0.5 for 19 to 60% of them, by set: `python bench/crop_fallback.py`).
 FACE_DATASETS = FaceScoreRule(min_face_score=0.0, min_detector_score=0.0, min_crop_score=0.5)
-SURE_FACE = 0.99  # a face scoring under this is tried turned half round too (`detected_face_landmarks`)
+SURE_FACE = 0.99  # a face scoring under this is looked for turned half round too (`detected_face_landmarks`)
 # Under this many pixels wide the landmark model cannot judge a face (the astronaut's face at 9 pixels scores 0.08):
 # such a detection is kept on the detector's score, to be reported too small to read.
 SMALLEST_JUDGED_FACE = 24
@@ -166,18 +166,22 @@ def _face_from_points(points: np.ndarray, width: int, height: int, source: str, 
 
 
 def detected_face_landmarks(image: np.ndarray, detection) -> tuple[np.ndarray, float]:
-    """The 468 landmarks in MediaPipe's window around a detection, and their face score. A face the landmark model
-    is unsure of (under `SURE_FACE`) is tried once more with the window turned half round: the detectors' eye
-    keypoints on an upside-down face point the window the wrong way up, and the face is then read the right way."""
+    """The 468 landmarks in MediaPipe's window around a detection, and their face score.
+
+    The window is turned by the detector's eye keypoints, which on an upside-down face point it the wrong way up.
+    The landmark model cannot tell (it scores a face turned half round about as high), but the short-range detector
+    can: a face it is unsure of (under `SURE_FACE`) is looked for in the window turned half round, and where the
+    detector finds it there more surely than it found it in the photo, the turned window's landmarks are taken."""
     x, y, w, h = detection.box
     right_eye, left_eye = detection.keypoints[0], detection.keypoints[1]  # the person's right eye: image left
     angle = float(np.degrees(np.arctan2(*(left_eye - right_eye)[::-1])))
     centre, side = (x + w / 2, y + h / 2), 1.5 * max(w, h)
     points, score = _landmarks_in_roi(image, face_window(centre, side, angle))  # MediaPipe's window around a detection
     if score < SURE_FACE:
-        turned, turned_score = _landmarks_in_roi(image, face_window(centre, side, angle + 180))
-        if turned_score > score:
-            return turned, turned_score
+        turned = face_window(centre, side, angle + 180)
+        window = cv2.warpAffine(image, turned, (192, 192), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if max((d.score for d in detect(window, "short_range")), default=0.0) > detection.score:
+            return _landmarks_in_roi(image, turned)
     return points, score
 
 

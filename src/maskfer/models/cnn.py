@@ -130,7 +130,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     logits in the training loss only (Menon et al. 2021), so rare classes are not starved.
     """
 
-    def __init__(self, backbone: str = "resnet18", weights: str = "imagenet", epochs: int = 30, batch_size: int = 60,
+    def __init__(self, *, backbone: str = "resnet18", weights: str = "imagenet", epochs: int = 30, batch_size: int = 60,
                  optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0, schedule: str = "none",
                  early_stopping: int | None = None, max_batches: int | None = None, augment_flip: bool = False,
                  augment_shift: int = 0, augment_colour: float = 0.0, logit_adjustment: float = 0.0, label_smoothing: float = 0.0,

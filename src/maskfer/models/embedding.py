@@ -36,7 +36,7 @@ class CNNEmbedding(TransformerMixin, BaseEstimator):
     `effnet+svm`): the per-row cache makes that one pass.
     """
 
-    def __init__(self, backbone: str = "efficientnet_lite0", weights: str = "imagenet", batch_size: int = 128,
+    def __init__(self, *, backbone: str = "efficientnet_lite0", weights: str = "imagenet", batch_size: int = 128,
                  device: str = "cpu", cache: bool = True):
         self.backbone = backbone
         self.weights = weights

@@ -20,7 +20,7 @@ class KMeansClassifier(ClassifierMixin, BaseEstimator):
     random_state : int or None.
     """
 
-    def __init__(self, n_clusters: int = 25, batch_size: int = 1024, n_init: int = 3, random_state=0):
+    def __init__(self, *, n_clusters: int = 25, batch_size: int = 1024, n_init: int = 3, random_state=0):
         self.n_clusters = n_clusters
         self.batch_size = batch_size
         self.n_init = n_init

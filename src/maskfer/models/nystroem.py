@@ -38,7 +38,7 @@ class NystroemSVC(ClassifierMixin, BaseEstimator):
     SVM's form of the same trade-off between margin and training error.
     """
 
-    def __init__(self, kernel: str = "rbf", C: float = 1.0, gamma="scale", degree: int = 3, coef0: float = 0.0,
+    def __init__(self, *, kernel: str = "rbf", C: float = 1.0, gamma="scale", degree: int = 3, coef0: float = 0.0,
                  n_components: int = 1000, loss: str = "squared", random_state=0):
         self.kernel = kernel
         self.C = C

@@ -26,7 +26,7 @@ class PCAProjection(TransformerMixin, BaseEstimator):
     fit takes seconds, the key a fraction of one). The result is identical either way.
     """
 
-    def __init__(self, n_components: int = 100, whiten: bool = False, random_state=0):
+    def __init__(self, *, n_components: int = 100, whiten: bool = False, random_state=0):
         self.n_components = n_components
         self.whiten = whiten
         self.random_state = random_state
@@ -66,7 +66,7 @@ class SampleSpan(TransformerMixin, BaseEstimator):
     (centred) data through unchanged.
     """
 
-    def __init__(self, tol: float = 1e-10):
+    def __init__(self, *, tol: float = 1e-10):
         self.tol = tol
 
     def fit(self, X, y=None):

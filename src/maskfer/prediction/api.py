@@ -26,7 +26,7 @@ COLORS = ("rgb", "bgr")
 # A face narrower than this (pixels, its landmarks' box) is reported too small to read, without an expression or a
 # mask-worn reading: below it the shipped model's balanced accuracy is within noise of chance
 # (`python bench/smallest_face.py`, docs/faces.md).
-SMALLEST_READABLE_FACE = 20
+SMALLEST_READABLE_FACE = 14
 STATUSES = ("ok", "too small to read")
 
 
