@@ -176,7 +176,8 @@ def main():
     from maskfer.study import study_status
 
     cache = Cache()
-    commands = {name: ["maskfer", "reproduce", str(TCEP), *COMMON, *cli_options(options), "--out", str(args.out / name.split()[0])]
+    commands = {name: ["maskfer", "reproduce", str(TCEP), *COMMON, *cli_options(options), "--out", str(args.out / name.split()[0]),
+                       "--overwrite"]  # each run's report is made anew
                 for name, options in RUNS.items()}
     # The recorded folds go back into the cache first, so that a fresh clone's status shows them done, run or not.
     print(f"{restore_recorded(cache)} recorded folds put back into the cache {cache.root}", flush=True)

@@ -174,3 +174,14 @@ def test_problems_are_told_in_the_order_the_paths_were_given(photo, tmp_path):
     lines = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert [next(p.name for p in given if str(p) in line) for line in lines] == \
         ["first-missing.jpg", "broken.jpg", "empty", "last-missing.png"], lines
+
+
+def test_reproduce_and_report_write_only_where_they_may(tmp_path):
+    (tmp_path / "a-file").write_text("mine")
+    one_line_error(run("reproduce", tmp_path, "--out", tmp_path / "a-file"), "must be a folder")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "report.md").write_text("my notes")
+    one_line_error(run("reproduce", tmp_path, "--out", tmp_path / "runs"), "report.md", "already exists", "--overwrite")
+    (tmp_path / "runs" / "results.json").write_text("{}")
+    one_line_error(run("report", tmp_path / "runs" / "results.json"), "report.md", "already exists")
+    assert (tmp_path / "runs" / "report.md").read_text() == "my notes"

@@ -247,6 +247,7 @@ def sweep(
 def reproduce(
     path: Optional[Path] = typer.Argument(None, help="Dataset folder or fer2013.csv.", metavar="DATASET", show_default=False),
     out: Path = typer.Option(Path("maskfer-report"), "--out", "-o", help="Folder for results.json, report.html, report.md."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace results.json and the report already in --out."),
     quick: bool = typer.Option(False, "--quick", help="Reduced sweeps; augmentation compared on two fast models."),
     protocols: str = typer.Option("random,subject", "--protocols", help="Comma-separated: random, subject, source, mask_type, mask_renderer (mask_type and mask_renderer need masks)."),
     models_: str = typer.Option("study", "--models", help="'study' (the six classical), 'cnn', 'all', or comma-separated names."),
@@ -279,6 +280,9 @@ def reproduce(
         where = f"{path}: no such folder" if path is not None else "no dataset given (maskfer reproduce DATASET)"
         errors.print(f"[bold red]error:[/] {where}. {DATA_HINT}.", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
+    if not status:
+        with user_errors():
+            check_report_folder(out, ("results.json", "report.html", "report.md"), overwrite)  # before any work
     errors.print(f"maskfer reproduce {path}: reading the data, then the experiments (progress below)",
                  highlight=False, soft_wrap=True)  # before the heavy imports: the first line comes at once
     from maskfer.study import reproduce as run_reproduce
@@ -319,6 +323,16 @@ def study_config(data, *, layout, subject_regex, sample, sample_replace, protoco
     )
 
 
+def check_report_folder(out: Path, names: tuple[str, ...], overwrite: bool) -> None:
+    """The file rule (`core.files`) for a folder of results: it can be written, and files already there are replaced
+    only with --overwrite."""
+    from maskfer.core.files import check_output_file, check_output_folder
+
+    check_output_folder(out, "--out")
+    for name in names:
+        check_output_file(out / name, "--out", overwrite=overwrite)
+
+
 def print_best(study, record: dict, out: Path) -> None:
     for p in study.protocols:
         rows = [r for r in record["models"] if r["config"]["protocol"] == p]
@@ -346,10 +360,12 @@ def print_status(study, cache) -> None:
 def report(
     results: Path = typer.Argument(..., help="A results.json written by `maskfer reproduce`.", metavar="RESULTS", show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the report (default: next to results)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace report.html and report.md already there."),
 ):
     """Render the HTML and Markdown report again from a results file."""
     from maskfer.report.render import report_from_results
 
     with user_errors():
+        check_report_folder(out if out is not None else results.parent, ("report.html", "report.md"), overwrite)
         paths = report_from_results(results, out)
     console.print(f"report: {paths['html']} (and {paths['markdown'].name})")
