@@ -38,8 +38,10 @@ def choose_models(text: str, resnet18_weights: str = "imagenet") -> tuple[tuple[
     (ImageNet ResNet18 ships in no package), with a note; a model named outright is kept, and
     fails with the weights error if they cannot be had.
     """
-    from maskfer.errors import check_names
+    from maskfer.errors import MaskferError, check_names
 
+    if resnet18_weights not in ("imagenet", "none") and not Path(resnet18_weights).is_file():  # said before any work
+        raise MaskferError(f"{resnet18_weights}: weights file not found (--weights)")
     presets = {"study": STUDY_MODELS, "cnn": tuple(n for n in list_models() if model_spec(n).deep), "all": tuple(list_models())}
     chosen = check_names(text, MODELS, "model", presets)
     notes = []
