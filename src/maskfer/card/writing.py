@@ -133,7 +133,7 @@ def _about(config: dict, metadata: dict, results: dict, label: str, training: di
     return [
         "# Model card: `maskfer-expression.onnx` (shipped in `src/maskfer/weights/`)", "",
         "Written by `maskfer model-card` from the model's own metadata, its training log and the scores below; "
-        "edit the generator (`src/maskfer/card.py`), not this file.", "",
+        "edit the generator (`src/maskfer/card/writing.py`), not this file.", "",
         "## What it is", "", _what_it_is(config, metadata, results, label), "",
         *_reproduce(config, quantization_of(metadata) is not None),
         "## Training data", "", _training_data(config, training, pct), "",
