@@ -189,7 +189,7 @@ def still_images(tools: dict, repeat: int) -> None:
 
 def video(tools: dict, compare_model: str | None, passes: int) -> None:
     """720p video: 60 frames of a five-face scene drifting sideways, decoded once, then every frame read."""
-    from maskfer.prediction.batch import PredictConfig, predict_image
+    from maskfer.prediction.api import read_faces
     from maskfer.prediction.tracking import FaceTracker
 
     frames = [np.roll(scene([220, 220, 220, 220, 220], (1280, 720)), 4 * i, axis=1) for i in range(60)]
@@ -197,8 +197,9 @@ def video(tools: dict, compare_model: str | None, passes: int) -> None:
     print("|---|---|---|---|")
 
     def followed(frames, model=None):  # what `predict` does in a video: faces followed, detected every 10th frame
-        tracker, config = FaceTracker(), PredictConfig(model=model)
-        return [predict_image(frame, config, [face for _, face in tracker.faces(frame)])[1] for frame in frames]
+        tracker = FaceTracker()  # frames 1/30 s apart, as a 30 fps video's
+        return [read_faces(frame, faces=[face for _, face in tracker.faces(frame, k / 30)], model=model)[1]
+                for k, frame in enumerate(frames)]
 
     video_tools = {"maskfer, faces followed (predict on a video)": lambda frames: [len(f) for f in followed(frames)],
                    **({f"maskfer ({Path(compare_model).name}), faces followed":

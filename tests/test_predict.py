@@ -257,15 +257,15 @@ def test_a_decompression_bomb_is_one_line_and_every_good_photo_keeps_its_rows(fo
 def test_rows_written_before_a_crash_are_kept(folder, tmp_path, monkeypatch):
     import maskfer.prediction.batch as batch
 
-    real, seen = batch.predict_image, []
+    real, seen = batch.read_faces, []
 
-    def crash_on_the_second_file(image, config):
+    def crash_on_the_second_file(image, **options):
         seen.append(1)
         if len(seen) == 2:
             raise RuntimeError("power cut")
-        return real(image, config)
+        return real(image, **options)
 
-    monkeypatch.setattr(batch, "predict_image", crash_on_the_second_file)
+    monkeypatch.setattr(batch, "read_faces", crash_on_the_second_file)
     out = tmp_path / "faces.jsonl"
     result = run("predict", folder, "--out", out)
     assert isinstance(result.exception, RuntimeError)
@@ -499,3 +499,24 @@ def test_recipe_v4_over_every_source_trains_weighted_and_exports_its_class_bias(
     assert json.loads(model.metadata["config"])["sources"] == list(config.sources)
     probabilities = model.probabilities(np.zeros((2, 64, 64, 3), np.uint8))
     np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
+
+
+def test_the_cli_the_web_app_and_predict_read_a_photo_the_same_way(astronaut, tmp_path):
+    # One face-reading function (`maskfer.prediction.api.read_faces`) behind every entry point: the same faces, boxes
+    # and probabilities from each.
+    from fastapi.testclient import TestClient
+
+    from maskfer.web.app import create_app
+
+    path = tmp_path / "astronaut.png"
+    cv2.imwrite(str(path), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    (face,) = maskfer.predict(path)
+    out = tmp_path / "rows.jsonl"
+    assert run("predict", path, "--out", out).exit_code == 0
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    answer = TestClient(create_app()).post("/api/predict", files={"image": ("p.png", path.read_bytes(), "image/png")}).json()
+    (web,) = answer["faces"]
+    assert [row["x0"], row["y0"], row["x1"], row["y1"]] == web["box"] == list(face.box)
+    assert row["expression"] == web["expression"] == face.expression
+    for e in EMOTIONS:
+        assert row[f"p_{e}"] == pytest.approx(face.probabilities[e], abs=1e-4) == web["probabilities"][e]

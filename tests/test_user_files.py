@@ -55,7 +55,7 @@ def test_an_existing_output_is_replaced_only_with_overwrite(photo, tmp_path):
 def test_an_output_that_cannot_be_written_is_refused_before_any_photo_is_read(photo, tmp_path, monkeypatch):
     import maskfer.prediction.batch as batch
 
-    monkeypatch.setattr(batch, "predict_image", lambda *a, **k: pytest.fail("a photo was read"))
+    monkeypatch.setattr(batch, "read_faces", lambda *a, **k: pytest.fail("a photo was read"))
     (tmp_path / "d.csv").mkdir()
     (tmp_path / "a-file").write_text("mine")
     one_line_error(run("predict", photo, "--out", tmp_path / "d.csv"), "is a folder")

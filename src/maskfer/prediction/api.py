@@ -124,10 +124,23 @@ def face_results(image: np.ndarray, faces, with_expression: bool, model_path: st
     return results
 
 
+def read_faces(image: np.ndarray, *, max_faces: int = 10, faces=None, try_mask: str | None = None, seed: int = 0,
+               model: str | None = None, with_expression: bool = True) -> tuple[np.ndarray, list[FaceResult]]:
+    """The one way maskfer reads the faces of an RGB uint8 image, whoever asks: `predict` and `detect`, the CLI's
+    photos, videos and their tracks, the web app's uploads and streams, and the demo. The faces are found (unless
+    given, as a video's tracker gives them), `try_mask` is drawn on them first (face i with seed + i), and the
+    shipped models read each one (`face_results`). Returns the image as read (masked, with `try_mask`) and its faces."""
+    faces = faces_in(image, max_faces) if faces is None else faces
+    if try_mask:
+        from maskfer.masks import mask_faces
+
+        image = mask_faces(image, faces, try_mask, seed)
+    return image, face_results(image, faces, with_expression, model)
+
+
 def detect(image, color: str = "rgb", max_faces: int = 10, max_pixels: int = MAX_PIXELS) -> list[FaceResult]:
     """Every face (largest first): box, landmarks, head pose and whether a mask is worn."""
-    rgb = load_image(image, color, max_pixels)
-    return face_results(rgb, faces_in(rgb, max_faces), with_expression=False)
+    return read_faces(load_image(image, color, max_pixels), max_faces=max_faces, with_expression=False)[1]
 
 
 def predict(image, color: str = "rgb", max_faces: int = 10, model: str | None = None,
@@ -137,8 +150,7 @@ def predict(image, color: str = "rgb", max_faces: int = 10, model: str | None = 
     A path whose header claims more than `max_pixels` pixels is refused before decoding
     (`maskfer.core.images.ImageTooLarge`, a `MaskferError`).
     """
-    rgb = load_image(image, color, max_pixels)
-    return face_results(rgb, faces_in(rgb, max_faces), with_expression=True, model_path=model)
+    return read_faces(load_image(image, color, max_pixels), max_faces=max_faces, model=model)[1]
 
 
 def apply_mask(image, kind: str = "surgical", seed: int = 0, color: str = "rgb") -> np.ndarray:

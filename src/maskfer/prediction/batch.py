@@ -32,6 +32,7 @@ from maskfer.core.parallel import ComputeConfig, map_ordered, use_runtime_thread
 from maskfer.errors import MaskferError, check_name
 from maskfer.labels import EMOTIONS
 from maskfer.prediction.annotate import AnnotationNames, write_annotated
+from maskfer.prediction.api import read_faces
 from maskfer.prediction.tracking import FaceTracker, TrackerConfig
 
 FORMATS = ("csv", "jsonl", "json")  # json: one array of rows, which json.load reads; jsonl: a row a line
@@ -195,24 +196,14 @@ def tracked_frame(tracker: FaceTracker, image: np.ndarray, config: PredictConfig
     where it must), read, and smoothed per track. Returns the image as shown (masked with `try_mask`), its faces,
     and each face's track."""
     tracked = tracker.faces(image, time_s)
-    shown, faces = predict_image(image, config, [face for _, face in tracked])
+    shown, faces = read_faces(image, faces=[face for _, face in tracked], try_mask=config.try_mask, seed=config.seed,
+                              model=config.model)
     for (track, _), face in zip(tracked, faces):
         if face.probabilities is None:  # too small to read
             continue
         face.probabilities = tracker.smoothed(track, face.probabilities)
         face.expression = max(face.probabilities, key=face.probabilities.get)
     return shown, faces, [track for track, _ in tracked]
-
-
-def predict_image(image: np.ndarray, config: PredictConfig, faces=None):
-    """Faces of one RGB image (found here unless given) with their expressions, after drawing `try_mask` on them."""
-    from maskfer.masks import mask_faces
-    from maskfer.prediction.api import face_results, faces_in
-
-    faces = faces_in(image, config.max_faces) if faces is None else faces
-    if config.try_mask:
-        image = mask_faces(image, faces, config.try_mask, config.seed)
-    return image, face_results(image, faces, with_expression=True, model_path=config.model)
 
 
 @dataclass(frozen=True)
@@ -240,7 +231,8 @@ class FilePredictor:
             if path.suffix.lower() in VIDEO_EXTENSIONS:
                 rows, annotations, damage = video_rows(path, name, self.config)  # annotations: (target, image, faces)
             else:
-                shown, faces = predict_image(read_image(str(path), self.config.max_pixels), self.config)
+                shown, faces = read_faces(read_image(str(path), self.config.max_pixels), max_faces=self.config.max_faces,
+                                          try_mask=self.config.try_mask, seed=self.config.seed, model=self.config.model)
                 rows = face_rows(str(path), None, None, faces, self.config.try_mask)
                 annotations = [(name, shown, faces)]
             problem = write_annotated(self.annotate_dir, annotations, self.overwrite) if self.annotate_dir else None

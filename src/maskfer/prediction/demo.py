@@ -63,7 +63,7 @@ def run_demo(out: str | Path, seed: int = 0, overwrite: bool = False) -> dict:
     checked before any work); return what each version read as."""
     from maskfer.core.files import check_output_file, check_output_folder
     from maskfer.masks.draw import MASK_TYPES, draw_mask
-    from maskfer.prediction.api import face_results, faces_in
+    from maskfer.prediction.api import faces_in, read_faces
 
     started = time.perf_counter()
     out = check_output_folder(out, "--out")
@@ -77,7 +77,7 @@ def run_demo(out: str | Path, seed: int = 0, overwrite: bool = False) -> dict:
     versions = [("no mask", photo)] + [(kind, draw_mask(photo, faces[0], kind, seed).image) for kind in MASK_TYPES]
     entries = []
     for name, image in versions:
-        (face,) = face_results(image, faces[:1], with_expression=True)
+        (face,) = read_faces(image, faces=faces[:1])[1]
         entries.append({"version": name, "image": image, "face": face, "tile": _tile(image, face, name)})
 
     # a label too wide for its tile goes in a band under it (`annotate`): every tile padded to the largest

@@ -227,10 +227,11 @@ def add_api(app: FastAPI, config: ServeConfig) -> None:
 def _predict(rgb: np.ndarray, config: PredictConfig, tracker=None, time_s: float | None = None) -> dict:
     """The answer to /api/predict; with `tracker` (a stream's `FaceTracker` and its lock), each face's track too, the
     frame at `time_s` (None: the clock's)."""
-    from maskfer.prediction.batch import predict_image, tracked_frame
+    from maskfer.prediction.api import read_faces
+    from maskfer.prediction.batch import tracked_frame
 
     if tracker is None:
-        shown, faces = predict_image(rgb, config)
+        shown, faces = read_faces(rgb, max_faces=config.max_faces, try_mask=config.try_mask, seed=config.seed, model=config.model)
         answers = [f.to_dict() for f in faces]
     else:
         follow, lock = tracker
