@@ -158,7 +158,8 @@ def _what_it_is(config: dict, metadata: dict, results: dict, label: str) -> str:
             f"validation photos) and the softmax are inside the graph.{mirror}{integers} {calibration_scope(results, label)} "
             "The file's metadata carries its training config, the class order, the input size, the maskfer version and a "
             "format number. `maskfer.predict` runs it through ONNX Runtime; PyTorch is needed only to train it. Beside it, "
-            "`mask-check.onnx` is the mask-worn check: a small CNN (`masknet`) reading the same crop, trained from scratch "
+            "`mask-check.onnx` is the mask-worn check: a small CNN (`masknet`) reading the same face's aligned crop at its "
+            "own size (64x64), trained from scratch "
             "on the same training photos unmasked, behind drawn masks and under occluders, each also cut tight to the face "
             "(`maskfer.training.mask_check`); never on the template renderer's masks.")
 
