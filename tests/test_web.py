@@ -85,6 +85,10 @@ def test_mask_route_returns_a_png(client, astronaut):
     ("/api/predict", "photo", {"stream": "my stream!"}, 422, "stream: String should match pattern"),
     ("/api/predict", "photo", {"stream": "cam", "smooth": "1"}, 422, "smooth: Input should be less than 1"),
     ("/api/predict", "photo", {"smooth": "0.5"}, 422, "smooth: averages a stream's frames, so it needs a stream"),
+    ("/api/predict", "photo", {"stream": "cam", "time_s": "-1"}, 422, "time_s: Input should be greater than or equal to 0"),
+    ("/api/predict", "photo", {"stream": "cam", "time_s": "soon"}, 422, "time_s: Input should be a valid number"),
+    ("/api/predict", "photo", {"time_s": "1.5"}, 422, "time_s: the time of a stream's frame, so it needs a stream"),
+    ("/api/predict", "photo", {"seed": "seven"}, 422, "seed: Input should be a valid integer"),
 ])
 def test_bad_uploads_get_a_4xx_json_error(client, astronaut, route, data, form, status, message):
     if data == "truncated":

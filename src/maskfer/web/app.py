@@ -194,7 +194,9 @@ def add_api(app: FastAPI, config: ServeConfig) -> None:
                       seed: int = Form(0, ge=0, description="the seed of the drawn mask (0 or more)"),
                       stream: str | None = Form(None, pattern=STREAM_ID, description=STREAM_HELP, examples=["webcam-1"]),
                       smooth: float = Form(0.0, ge=0, lt=1, description=SMOOTH_HELP),
-                      time_s: float | None = Form(None, ge=0, description=TIME_HELP)) -> Prediction:
+                      # A plain number in the schema, left out by default (a nullable number is sent as text by
+                      # multipart clients, which no number field parses).
+                      time_s: float = Form(None, ge=0, description=TIME_HELP)) -> Prediction:
         """Every face with its box, mask worn or not, expression and seven probabilities (and with `stream`, its track)."""
         if smooth and not stream:
             raise HTTPException(422, "smooth: averages a stream's frames, so it needs a stream")
