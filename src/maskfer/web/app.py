@@ -105,6 +105,8 @@ STREAM_ID = r"^[A-Za-z0-9_-]{1,64}$"
 STREAM_HELP = ("a live stream's id, chosen by its client (letters, digits, - and _, up to 64): its faces keep a `track` "
                "from one frame to the next, and are followed instead of detected between detections")
 SMOOTH_HELP = "with `stream`: the weight of a face's past frames in its probabilities (0: each frame alone; under 1)"
+# `time_s` is a plain number in the schema, left out by default: a nullable number is sent as text by multipart
+# clients, which no number field parses.
 TIME_HELP = ("with `stream`: the frame's time in seconds by the client's clock, which decides whether its faces are "
              "followed from the last frame's (frames under 0.25 s apart) or detected again; default: the server's clock")
 
@@ -194,8 +196,6 @@ def add_api(app: FastAPI, config: ServeConfig) -> None:
                       seed: int = Form(0, ge=0, description="the seed of the drawn mask (0 or more)"),
                       stream: str | None = Form(None, pattern=STREAM_ID, description=STREAM_HELP, examples=["webcam-1"]),
                       smooth: float = Form(0.0, ge=0, lt=1, description=SMOOTH_HELP),
-                      # A plain number in the schema, left out by default (a nullable number is sent as text by
-                      # multipart clients, which no number field parses).
                       time_s: float = Form(None, ge=0, description=TIME_HELP)) -> Prediction:
         """Every face with its box, mask worn or not, expression and seven probabilities (and with `stream`, its track)."""
         if smooth and not stream:
