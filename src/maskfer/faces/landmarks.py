@@ -30,8 +30,8 @@ from maskfer.faces.pose import head_pose
 # them (landmarks, aligned crops, masked images), so an older cache is never read as this one.
 # 3: detectors on LiteRT, head pose by a rigid fit of all 468 points (the drawn masks' shading follows it);
 # 4: an image of any size with no detection is tried as a face crop (3 tried only images of at most 128 pixels);
-# 5: every face carries the landmark model's face score, a detection must pass it (`MIN_FACE_SCORE`), and an unsure
-# face is tried turned upside down.
+# 5: every face carries the landmark model's face score, a detection must pass a `FaceScoreRule`, and an unsure face
+# is also looked for upside down.
 FACES_VERSION = 5
 
 
@@ -55,7 +55,8 @@ USER_PHOTOS = FaceScoreRule(min_face_score=0.5, min_detector_score=0.8, min_crop
 FACE_DATASETS = FaceScoreRule(min_face_score=0.0, min_detector_score=0.0, min_crop_score=0.5)
 SURE_FACE = 0.99  # a face scoring under this is looked for turned half round too (`detected_face_landmarks`)
 # Under this many pixels wide the landmark model cannot judge a face (the astronaut's face at 9 pixels scores 0.08):
-# such a detection is kept on the detector's score, to be reported too small to read.
+# such a detection is kept on the detector's score alone (under 14 pixels it is then reported too small to read,
+# `maskfer.prediction.api.SMALLEST_READABLE_FACE`); bench/face_score.py measured the rule with this in it.
 SMALLEST_JUDGED_FACE = 24
 CACHED_FACES = 100  # faces kept per photo in the landmark cache
 # The short-range detector runs only when the full-range one finds no face or a face at least this wide (a share of
