@@ -4,11 +4,12 @@ Inputs are streamed (folders recursively, a folder's files in name order before 
 never listed whole. Files are read in order by one process or by worker processes or a Dask
 cluster (`compute`), the rows always in the files' order. A video is sampled at `fps` frames per second of its own clock. A file that cannot be
 read (a decompression bomb included: refused from its header) yields an error line and the batch
-goes on; an image with no face yields a row that says so. Rows go to CSV or JSON lines as each
-file is done, into a temporary name that is renamed into place when the batch ends, however it
-ends, so no finished row is lost and no half row is ever seen. Annotated copies mirror the input
-tree and never overwrite a file that was there before. With `resume`, the rows already in the
-output file are kept and their files are not read again.
+goes on; an image with no face yields a row that says so. Rows go to CSV or JSON (lines) as each
+file is done, flushed to a visible `NAME.partial` that is renamed to NAME when the batch ends,
+however it ends; after a hard kill the partial file keeps every finished row (`RowWriter`).
+Annotated copies mirror the input tree and never overwrite a file that was there before
+(`maskfer.prediction.annotate`). With `resume`, the rows already written (in the partial file or
+the output) are kept and their files are not read again.
 """
 
 from __future__ import annotations
