@@ -10,6 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from maskfer.errors import MaskferError
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
@@ -34,12 +36,11 @@ def atomic_write_json(path: str | Path, obj) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str))
 
 
-def check_output_file(path: str | Path, option: str, *, overwrite: bool = False, resume: bool = False) -> Path:
+def check_output_file(path: str | Path, option: str, *, overwrite: bool = False, resume: bool | None = None) -> Path:
     """The one rule for a file maskfer writes for a user, checked before any work: its folder exists and can be
     written (a missing folder is an error, never created), the path is no folder, and a file already there is
-    replaced only with --overwrite or continued only with --resume. A one-line MaskferError otherwise."""
-    from maskfer.errors import MaskferError
-
+    replaced only with --overwrite or, where the command can continue one (`resume` not None), continued only with
+    --resume. A one-line MaskferError otherwise."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
@@ -51,16 +52,14 @@ def check_output_file(path: str | Path, option: str, *, overwrite: bool = False,
     except OSError as exc:
         raise MaskferError(f"{path}: {option}'s folder {parent} cannot be written to ({exc.strerror})") from None
     if path.exists() and not (overwrite or resume):
-        raise MaskferError(f"{path}: already exists; add --overwrite to replace it" + (" or --resume to continue it"
-                                                                                      if option == "--out" else ""))
+        raise MaskferError(f"{path}: already exists; add --overwrite to replace it"
+                           + (" or --resume to continue it" if resume is not None else ""))
     return path
 
 
 def check_output_folder(path: str | Path, option: str) -> Path:
     """The rule for a folder maskfer writes files into: no file in its place, and its parent exists; the folder is
     made here (not its parents), so a folder that cannot be made or written fails before any work."""
-    from maskfer.errors import MaskferError
-
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise MaskferError(f"{path}: {option} must be a folder, and this is a file")
