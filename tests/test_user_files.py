@@ -185,3 +185,16 @@ def test_reproduce_and_report_write_only_where_they_may(tmp_path):
     (tmp_path / "runs" / "results.json").write_text("{}")
     one_line_error(run("report", tmp_path / "runs" / "results.json"), "report.md", "already exists")
     assert (tmp_path / "runs" / "report.md").read_text() == "my notes"
+
+
+def test_the_model_card_replaces_a_card_only_with_overwrite(tmp_path):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    card = tmp_path / "card.md"
+    card.write_text("my card")
+    results = str(root / "bench" / "results" / "model-card.json")
+    one_line_error(run("model-card", "--rewrite", "--results", results, "--out", card), "card.md", "already exists")
+    assert card.read_text() == "my card"
+    assert run("model-card", "--rewrite", "--results", results, "--out", card, "--overwrite").exit_code == 0
+    assert card.read_text().startswith("# Model card")

@@ -175,7 +175,7 @@ def _reproduce(config: dict, quantized: bool) -> list[str]:
         *([f"{train}   # then copy mask-check.onnx and training.json into src/maskfer/weights/",
            "maskfer quantize-model maskfer-model/maskfer-expression.onnx --out src/maskfer/weights/maskfer-expression.onnx"]
           if quantized else [f"{train}   # then copy its files into src/maskfer/weights/"]),
-        "maskfer model-card --data ../shared/data                           # this file",
+        "maskfer model-card --data ../shared/data --overwrite               # this file",
         "```", ""]
 
 

@@ -98,16 +98,22 @@ def model_card(
     peers: Path = typer.Option(Path("bench/results/peers.json"), "--peers", help="bench/peers.py's results, shown beside the model's (left out if the file is absent)."),
     ablation: Path = typer.Option(Path("bench/results/ablation.json"), "--ablation", help="bench/ablate.py's results, shown in the card (left out if the file is absent)."),
     rewrite: bool = typer.Option(False, "--rewrite", help="Score nothing: write the card again from the scores kept in --results."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the card (and the scores) already there, as the committed card is made again."),
     jobs: int = JOBS, cache_dir: Optional[Path] = CACHE_DIR, no_cache: bool = NO_CACHE,
 ):
     """Score the shipped model on every evaluation set and write MODEL_CARD.md from the scores."""
-    from maskfer.core.files import atomic_write_json, atomic_write_text
+    from maskfer.core.files import atomic_write_json, atomic_write_text, check_output_file, check_output_folder
     from maskfer.prediction.model import load_mask_check, load_model
     from maskfer.card import CardConfig, evaluate_models, model_card as write_card
     from maskfer.weights.format import TRAINING_LOG_NAME, weights_path
 
     with user_errors():
         out, results = card_paths(out, results, limit)
+        if limit:  # a quick look goes into a folder of its own, made here
+            check_output_folder(out.parent, "--out")
+        check_output_file(out, "--out", overwrite=overwrite)  # the file rule, before any scoring
+        if not rewrite:
+            check_output_file(results, "--results", overwrite=overwrite)
         models = {"shipped": (str(model) if model else None, str(mask_check) if mask_check else None)}
         for item in compare:
             label, _, files = item.partition("=")
