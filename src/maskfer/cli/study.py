@@ -13,6 +13,7 @@ from rich.table import Table
 from maskfer.cli.common import (CACHE_DIR, CLUSTER, COLOR, DATA_HINT, DATASET, FOLDS, JOBS, LAYOUT, NO_CACHE, PROTOCOL, SCHEDULER,
                                 SEED, SIZE, SUBJECT_REGEX, THREADS, MaskferCommand, app, cache_for, compute_config, console,
                                 data_app, dataset_features, errors, parse_params, resolve_protocol, user_errors)
+from maskfer.core.files import check_output_folder
 from maskfer.errors import check_names
 
 @data_app.command("info", cls=MaskferCommand)
@@ -282,7 +283,7 @@ def reproduce(
         raise typer.Exit(2)
     if not status:
         with user_errors():
-            check_report_folder(out, ("results.json", "report.html", "report.md"), overwrite)  # before any work
+            check_output_folder(out, "--out", ("results.json", "report.html", "report.md"), overwrite)  # before any work
     errors.print(f"maskfer reproduce {path}: reading the data, then the experiments (progress below)",
                  highlight=False, soft_wrap=True)  # before the heavy imports: the first line comes at once
     from maskfer.study import reproduce as run_reproduce
@@ -323,16 +324,6 @@ def study_config(data, *, layout, subject_regex, sample, sample_replace, protoco
     )
 
 
-def check_report_folder(out: Path, names: tuple[str, ...], overwrite: bool) -> None:
-    """The file rule (`core.files`) for a folder of results: it can be written, and files already there are replaced
-    only with --overwrite."""
-    from maskfer.core.files import check_output_file, check_output_folder
-
-    check_output_folder(out, "--out")
-    for name in names:
-        check_output_file(out / name, "--out", overwrite=overwrite)
-
-
 def print_best(study, record: dict, out: Path) -> None:
     for p in study.protocols:
         rows = [r for r in record["models"] if r["config"]["protocol"] == p]
@@ -366,6 +357,6 @@ def report(
     from maskfer.report.render import report_from_results
 
     with user_errors():
-        check_report_folder(out if out is not None else results.parent, ("report.html", "report.md"), overwrite)
+        check_output_folder(out if out is not None else results.parent, "--out", ("report.html", "report.md"), overwrite)
         paths = report_from_results(results, out)
     console.print(f"report: {paths['html']} (and {paths['markdown'].name})")

@@ -57,9 +57,10 @@ def check_output_file(path: str | Path, option: str, *, overwrite: bool = False,
     return path
 
 
-def check_output_folder(path: str | Path, option: str) -> Path:
+def check_output_folder(path: str | Path, option: str, files: tuple[str, ...] = (), overwrite: bool = False) -> Path:
     """The rule for a folder maskfer writes files into: no file in its place, and its parent exists; the folder is
-    made here (not its parents), so a folder that cannot be made or written fails before any work."""
+    made here (not its parents), so a folder that cannot be made or written fails before any work. The `files` it
+    will write there follow `check_output_file` (replaced only with `overwrite`)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise MaskferError(f"{path}: {option} must be a folder, and this is a file")
@@ -71,4 +72,6 @@ def check_output_folder(path: str | Path, option: str) -> Path:
         tempfile.TemporaryFile(dir=path).close()
     except OSError as exc:
         raise MaskferError(f"{path}: {option} cannot be written to ({exc.strerror})") from None
+    for name in files:
+        check_output_file(path / name, option, overwrite=overwrite)
     return path

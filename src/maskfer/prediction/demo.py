@@ -61,15 +61,12 @@ def _tile(image: np.ndarray, face, caption: str, side: int = TILE) -> np.ndarray
 def run_demo(out: str | Path, seed: int = 0, overwrite: bool = False) -> dict:
     """Write `<out>/index.html` and `<out>/contact-sheet.png` (files already there replaced only with `overwrite`,
     checked before any work); return what each version read as."""
-    from maskfer.core.files import check_output_file, check_output_folder
+    from maskfer.core.files import check_output_folder
     from maskfer.masks.draw import MASK_TYPES, draw_mask
     from maskfer.prediction.api import faces_in, read_faces
 
     started = time.perf_counter()
-    out = check_output_folder(out, "--out")
-    for name in ("index.html", "contact-sheet.png"):
-        if out.is_dir():
-            check_output_file(out / name, "--out", overwrite=overwrite)
+    out = check_output_folder(out, "--out", ("index.html", "contact-sheet.png"), overwrite)
     photo = demo_photo()
     faces = faces_in(photo, 1)
     if not faces:

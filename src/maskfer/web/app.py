@@ -40,10 +40,12 @@ class ServeConfig:
     max_streams: int = 32  # live streams whose tracks are kept; the least recently used is forgotten first
 
     def __post_init__(self):
-        for option, value, least in (("--max-upload-mb", self.max_upload_mb, 1e-6), ("--max-pixels", self.max_pixels, 4),
-                                     ("--max-faces", self.max_faces, 1), ("--max-streams", self.max_streams, 1)):
-            if not value >= least:
-                raise ValueError(f"{option} must be more than 0, got {value:g}")
+        for option, ok, rule in (("--max-upload-mb", self.max_upload_mb > 0, "more than 0"),
+                                 ("--max-pixels", self.max_pixels >= 4, "at least 4"),
+                                 ("--max-faces", self.max_faces >= 1, "at least 1"),
+                                 ("--max-streams", self.max_streams >= 1, "at least 1")):
+            if not ok:
+                raise ValueError(f"{option} must be {rule}, got {getattr(self, option[2:].replace('-', '_')):g}")
 
     @property
     def max_upload_bytes(self) -> int:
